@@ -1,0 +1,2 @@
+/* Work in progress: the implementation lands in the next commits. */
+#include "kl_patch.h"
