@@ -1,0 +1,9 @@
+# Unit tests of controller/reconcile (pure parts: decisions, status computation, parsing).
+if(TARGET reconcile)
+  cm_add_unit_test(NAME test_reconcile_duration
+                   SOURCES ${CM_TEST_DIR}/unit/test_reconcile_duration.c LIBS reconcile)
+  cm_add_unit_test(NAME test_reconcile_metrics
+                   SOURCES ${CM_TEST_DIR}/unit/test_reconcile_metrics.c LIBS reconcile)
+  cm_add_unit_test(NAME test_reconcile_state
+                   SOURCES ${CM_TEST_DIR}/unit/test_reconcile_state.c LIBS reconcile)
+endif()
