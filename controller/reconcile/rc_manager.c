@@ -5,6 +5,7 @@
 
 #include "cm_log.h"
 #include "kube_client.h"
+#include "kube_error.h"
 #include "kube_informer.h"
 #include "rc_controller.h"
 
