@@ -1,1 +1,153 @@
+/* kube_token: bearer token with re-read on file change. */
 #include "kube_token.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cm_buf.h"
+#include "kube_error.h"
+
+#define TOKEN_MAX (64 * 1024)
+
+struct kube_token {
+    pthread_mutex_t lock;
+    char *static_token;
+    char *file;
+    char *cached;        /* token last read from file */
+    struct stat seen;    /* identity of the file when cached was read */
+    int have_seen;
+};
+
+static void wipe_free(char *s) {
+    if (!s)
+        return;
+    explicit_bzero(s, strlen(s));
+    free(s);
+}
+
+int kube_token_new(const char *static_token, const char *token_file, struct kube_token **ret) {
+    struct kube_token *t = calloc(1, sizeof(*t));
+    if (!t)
+        return -ENOMEM;
+    pthread_mutex_init(&t->lock, NULL);
+    if ((static_token && !(t->static_token = strdup(static_token))) ||
+        (token_file && !(t->file = strdup(token_file)))) {
+        kube_token_free(t);
+        return -ENOMEM;
+    }
+    *ret = t;
+    return 0;
+}
+
+void kube_token_free(struct kube_token *t) {
+    if (!t)
+        return;
+    wipe_free(t->static_token);
+    wipe_free(t->cached);
+    free(t->file);
+    pthread_mutex_destroy(&t->lock);
+    free(t);
+}
+
+static int same_file(const struct stat *a, const struct stat *b) {
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* Reads the file into a trimmed string. */
+static int read_token(const char *path, char **ret, struct stat *ret_st, struct kube_error *err) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int r = -errno;
+        kube_error_set(err, 0, NULL, "cannot open token file %s: %s", path, strerror(-r));
+        return r;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        int r = -errno;
+        close(fd);
+        kube_error_set(err, 0, NULL, "cannot stat token file %s: %s", path, strerror(-r));
+        return r;
+    }
+    struct cm_buf b;
+    cm_buf_init(&b, TOKEN_MAX);
+    char chunk[4096];
+    int r = 0;
+    for (;;) {
+        ssize_t n = read(fd, chunk, sizeof(chunk));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            r = -errno;
+            break;
+        }
+        if (n == 0)
+            break;
+        r = cm_buf_append(&b, chunk, (size_t)n);
+        if (r < 0)
+            break;
+    }
+    close(fd);
+    explicit_bzero(chunk, sizeof(chunk));
+    if (r < 0) {
+        if (b.data)
+            explicit_bzero(b.data, b.len);
+        cm_buf_done(&b);
+        kube_error_set(err, 0, NULL, "cannot read token file %s: %s", path,
+                       r == -E2BIG ? "larger than 64 KiB" : strerror(-r));
+        return r;
+    }
+    char *s = cm_buf_steal(&b);
+    if (!s)
+        return -ENOMEM;
+    size_t len = strlen(s);
+    while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r' || s[len - 1] == ' ' ||
+                       s[len - 1] == '\t'))
+        s[--len] = '\0';
+    *ret = s;
+    *ret_st = st;
+    return 0;
+}
+
+int kube_token_get(struct kube_token *t, char **ret_token, struct kube_error *err) {
+    if (!t->file) {
+        char *s = NULL;
+        if (t->static_token && !(s = strdup(t->static_token)))
+            return -ENOMEM;
+        *ret_token = s;
+        return 0;
+    }
+    int r = 0;
+    pthread_mutex_lock(&t->lock);
+    struct stat st;
+    if (stat(t->file, &st) < 0) {
+        r = -errno;
+        kube_error_set(err, 0, NULL, "cannot stat token file %s: %s", t->file, strerror(-r));
+        goto out;
+    }
+    if (!t->have_seen || !same_file(&st, &t->seen)) {
+        char *fresh = NULL;
+        struct stat fst;
+        r = read_token(t->file, &fresh, &fst, err);
+        if (r < 0)
+            goto out;
+        wipe_free(t->cached);
+        t->cached = fresh;
+        t->seen = fst;
+        t->have_seen = 1;
+    }
+    char *s = strdup(t->cached);
+    if (!s) {
+        r = -ENOMEM;
+        goto out;
+    }
+    *ret_token = s;
+out:
+    pthread_mutex_unlock(&t->lock);
+    return r;
+}
