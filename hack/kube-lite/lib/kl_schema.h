@@ -30,15 +30,23 @@ void kl_schema_free(struct kl_schema *schema);
  * likewise. Unknown fields inside metadata are left to the caller (the server handles metadata).
  * Never fails. */
 void kl_schema_prune(const struct kl_schema *schema, json_t *obj);
+/* As kl_schema_prune, and appends to unknown_fields (an array, may be NULL) the path of every
+ * pruned field ("spec.foo", "spec.list[0].bar"), from which the server builds its
+ * 'unknown field "spec.foo"' warnings. apiVersion/kind/metadata at the root are not reported. */
+void kl_schema_prune_report(const struct kl_schema *schema, json_t *obj, json_t *unknown_fields);
 /* Applies `default` values, in place, to missing fields (recursively, including inside array
- * items and additionalProperties values), and, like the real server, replaces a null value by
- * its default when the field is not nullable. Defaults are deep copies. Never fails. */
+ * items and additionalProperties values). Like the real server, a null in a non-nullable field
+ * is first removed when the field has no default (as if it had not been sent), and replaced by
+ * the default when it has one. Defaults are deep copies. Never fails. */
 void kl_schema_default(const struct kl_schema *schema, json_t *obj);
 /* Validates obj (BORROWED) against the schema. Returns 0 when valid, -EINVAL when invalid, after
  * appending to the array causes (may be NULL) one {"reason","message","field"} object for EVERY
  * violation, with the real server's reasons and wording ("FieldValueRequired"/"Required value",
  * "FieldValueInvalid", "FieldValueNotSupported", "FieldValueTypeInvalid", "FieldValueTooLong",
- * "FieldValueTooMany", "FieldValueDuplicate"). Root metadata is not validated here. */
+ * "FieldValueTooMany", "FieldValueDuplicate"), plus the x-kubernetes-list-type set/map
+ * uniqueness and the apiVersion/kind of x-kubernetes-embedded-resource objects. The whole object
+ * is validated, as the real server does, so a schema for metadata.name applies; the ObjectMeta
+ * rules (name format, labels, ...) are the server's job. Call it after prune and default. */
 int kl_schema_validate(const struct kl_schema *schema, const json_t *obj, json_t *causes);
 
 /* Checks that a CRD schema (BORROWED, the raw openAPIV3Schema JSON) is structural in the sense
