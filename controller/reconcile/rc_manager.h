@@ -39,6 +39,8 @@ struct sshc_pool;
  * by main() and outlive the manager. Read-only after rc_manager_new(). */
 struct rc_env {
     struct kube_client *client;       /* the controller's own API client */
+    struct kube_client *evict_client; /* same server and identity, no retries: for evictions,
+                                         whose 429 means "PDB says not now" (may be NULL) */
     const char *ns;                   /* namespace watched; NULL: all namespaces */
     struct kube_events *events;       /* Event recorder (may be NULL in tests) */
     struct rc_metrics *metrics;       /* metrics registry (may be NULL) */
