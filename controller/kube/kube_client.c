@@ -303,6 +303,12 @@ int64_t kube_client_throttled_ms(struct kube_client *c) {
     return v;
 }
 
+static _Thread_local int64_t tl_deadline_ms;
+
+void kube__client_set_deadline(int64_t mono_ms) {
+    tl_deadline_ms = mono_ms;
+}
+
 static void sleep_ms(int64_t ms) {
     if (ms <= 0)
         return;
@@ -537,7 +543,15 @@ static int client_do(struct kube_client *c, const char *method, const char *verb
         curl_easy_setopt(h, CURLOPT_WRITEDATA, rs);
         curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
         curl_easy_setopt(h, CURLOPT_HEADERDATA, rs);
-        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)c->opts.timeout_ms);
+        int64_t tmo = c->opts.timeout_ms;
+        if (tl_deadline_ms > 0) {
+            int64_t left = tl_deadline_ms - cm_time_mono_ms();
+            if (left < 1)
+                left = 1;
+            if (tmo <= 0 || left < tmo)
+                tmo = left;
+        }
+        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)tmo);
         if (body) {
             curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
             curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
@@ -552,6 +566,11 @@ static int client_do(struct kube_client *c, const char *method, const char *verb
         pool_put(c, h);
         kube__client_count(c, verb, (int)code);
         int more = attempt < c->opts.max_retries;
+        if (more && tl_deadline_ms > 0 &&
+            cm_time_mono_ms() + kube_retry_delay_ms(attempt, c->opts.backoff_base_ms,
+                                                    c->opts.backoff_cap_ms, -1, 0.0) >=
+                tl_deadline_ms)
+            more = 0; /* the caller's deadline would pass before the retry */
         if (rc != CURLE_OK) {
             int sent_nothing = rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST;
             if (rc == CURLE_WRITE_ERROR) {

@@ -22,6 +22,11 @@ void kube__client_headers_free(struct curl_slist *l);
 void kube__client_throttle(struct kube_client *c);
 /* Counts one attempt for (verb, code). */
 void kube__client_count(struct kube_client *c, const char *verb, int code);
+/* Sets (mono_ms > 0) or clears (0) a deadline for the blocking requests made by the CALLING
+ * thread: each attempt's timeout is capped to it and no retry starts after it (the request then
+ * fails with -ETIMEDOUT). Used by the leader elector, whose renewals must give up at the renew
+ * deadline rather than after the client's full retry budget. */
+void kube__client_set_deadline(int64_t mono_ms);
 /* Maps a transport error to errno and fills err with curl's text (no secrets in it). */
 int kube__curl_error(CURLcode rc, const char *errbuf, struct kube_error *err);
 
