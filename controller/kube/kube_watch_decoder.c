@@ -37,9 +37,11 @@ size_t kube_watch_decoder_pending(const struct kube_watch_decoder *d) {
     return d->line.len;
 }
 
-static int emit(const char *p, size_t n, kube_watch_line_cb cb, void *ud) {
+/* p is the decoder's own buffer, so the '\r' of a CRLF ending can be cut in place and the
+ * line stays NUL-terminated at its new length. */
+static int emit(char *p, size_t n, kube_watch_line_cb cb, void *ud) {
     if (n > 0 && p[n - 1] == '\r')
-        n--;
+        p[--n] = '\0';
     if (n == 0)
         return 0;
     return cb(p, n, ud);
