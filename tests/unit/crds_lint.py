@@ -11,6 +11,8 @@ samples and deliberately bad objects can be checked without a server.
 Usage:
   crds_lint.py CRD_DIR                      lint the CRDs
   crds_lint.py CRD_DIR --self-test          check that the lint catches known-bad CRDs
+  crds_lint.py CRD_DIR --cases DIR [FILE...] DIR/good/*.yaml and FILEs valid, DIR/bad/*.yaml
+                                            refused naming their "# expect:" text
   crds_lint.py CRD_DIR --validate FILE...   also validate every commissaire.io object in FILEs
                                             (after defaulting); non-zero exit if any is invalid
   crds_lint.py CRD_DIR --expect-invalid FILE 'substring'   the object in FILE must be rejected with
@@ -453,6 +455,34 @@ def main(argv):
                     continue
                 for e in object_errors(o, schemas):
                     err(f"{f}: {o['kind']}/{o.get('metadata', {}).get('name')}", e)
+    elif rest[:1] == ["--cases"]:
+        # CASES_DIR/good/*.yaml (and any further files, e.g. the samples) must be valid;
+        # CASES_DIR/bad/*.yaml must each be refused with an error containing their
+        # "# expect: ..." text.
+        cases, extra = rest[1], rest[2:]
+        good = sorted(glob.glob(os.path.join(cases, "good", "*.yaml"))) + extra
+        n = 0
+        for f in good:
+            for o in load_objects(f):
+                if not str(o.get("apiVersion", "")).startswith(GROUP + "/"):
+                    continue
+                n += 1
+                for e in object_errors(o, schemas):
+                    err(f"{f}: {o['kind']}/{o.get('metadata', {}).get('name')}", e)
+        for f in sorted(glob.glob(os.path.join(cases, "bad", "*.yaml"))):
+            with open(f) as fh:
+                m = re.search(r"^# expect: (.+)$", fh.read(), re.M)
+            if not m:
+                err(f, "no '# expect:' line")
+                continue
+            n += 1
+            for o in load_objects(f):
+                es = object_errors(o, schemas)
+                if not es:
+                    err(f, f"expected rejection containing {m.group(1)!r}, but it is valid")
+                elif not any(m.group(1) in e for e in es):
+                    err(f, f"expected an error containing {m.group(1)!r}, got: {es}")
+        print(f"crds_lint: {n} case objects checked")
     elif rest[:1] == ["--expect-invalid"]:
         f, want = rest[1], rest[2]
         for o in load_objects(f):
