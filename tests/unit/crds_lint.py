@@ -380,7 +380,8 @@ def load_objects(path):
 # lint that accepts anything fails its own test).
 MUTATIONS = [
     ("Operation", "type inside anyOf",
-     lambda s: s["properties"]["spec"]["anyOf"][0]["properties"]["type"].update(type="string")),
+     lambda s: s["properties"]["spec"]["anyOf"][1]["properties"]["type"]["not"].update(
+         type="string")),
     ("Host", "untyped field",
      lambda s: s["properties"]["spec"]["properties"]["port"].pop("type")),
     ("Host", "missing description",
