@@ -53,7 +53,7 @@ int host_ssh_exec(const struct rc_env *env, struct sshc_session *s, const char *
 const char *host_ssh_expected_fingerprint(const json_t *host);
 
 /* Decodes standard base64 (padding optional, no whitespace inside except line breaks, which
- * are skipped) into a malloc'ed NUL-terminated buffer. Returns 0 and *ret_out/*ret_len, or
+ * are skipped) into a malloc'ed NUL-terminated buffer. Returns 0 and *ret_out, *ret_len, or
  * -EINVAL / -ENOMEM. Exposed for tests. */
 int host_ssh_base64_decode(const char *in, char **ret_out, size_t *ret_len);
 

@@ -26,7 +26,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-struct hostos_catalog;
+struct hostos_registry;
 struct kube_client;
 struct kube_events;
 struct kube_informer;
@@ -45,7 +45,7 @@ struct rc_env {
     struct kube_events *events;       /* Event recorder (may be NULL in tests) */
     struct rc_metrics *metrics;       /* metrics registry (may be NULL) */
     struct sshc_pool *ssh;            /* bounded SSH session pool */
-    struct hostos_catalog *profiles;  /* OS profiles */
+    struct hostos_registry *profiles; /* OS profiles */
     int64_t resync_ms;                /* informer resync period; 0: none */
     int64_t host_check_interval_ms;   /* --host-check-interval */
     int64_t host_retry_interval_ms;   /* re-investigation of failed hosts */
