@@ -74,6 +74,8 @@ def custom(objs):
     check(shim["spec"]["replicas"] == 2, "shim replicas")
     check(sargs[sargs.index("--tls-clientverifyfile") + 1] == "/etc/commissaire/tls/ca.pem",
           "--tls-clientverifyfile")
+    check(container(shim)["readinessProbe"].get("tcpSocket") == {"port": "https"},
+          "HTTPS probes cannot pass when client certificates are required")
     vols = {v["name"]: v for v in shim["spec"]["template"]["spec"]["volumes"]}
     check(vols["tls"]["secret"]["secretName"] == "custom-tls", "tls secret name")
     check(vols["auth"]["secret"]["secretName"] == "custom-auth", "auth secret name")
@@ -98,7 +100,9 @@ def custom(objs):
           "tls.pem")
     check(b"MIIBfakeca" in base64.b64decode(tls["data"]["ca.pem"]), "ca.pem")
 
-    for comp, port in (("controller", "metrics"), ("shim", "https")):
+    check(("ServiceMonitor", "commissaire-shim") not in objs,
+          "shim ServiceMonitor cannot scrape without a client certificate")
+    for comp, port in (("controller", "metrics"),):
         sm = objs.get(("ServiceMonitor", f"commissaire-{comp}"))
         check(sm is not None, f"ServiceMonitor for the {comp}")
         if sm:

@@ -49,6 +49,9 @@ chart-values)
     python3 "$repo/tests/integration/install_check_values.py" custom "$tmp/custom.yaml"
     "$render" commissaire "$chart" -n commissaire --set shim.enabled=false >"$tmp/noshim.yaml"
     python3 "$repo/tests/integration/install_check_values.py" noshim "$tmp/noshim.yaml"
+    # ServiceMonitors for both binaries when the shim does not require client certificates.
+    [[ $("$render" commissaire "$chart" --set metrics.serviceMonitor.enabled=true |
+        grep -c '^kind: ServiceMonitor$') == 2 ]] || fail "two ServiceMonitors expected"
     # A release with another name gets prefixed names and a matching ServiceAccount binding.
     "$render" prod "$chart" -n ops >"$tmp/prod.yaml"
     grep -q '^  name: prod-commissaire-controller$' "$tmp/prod.yaml" || fail "release name prefix"
