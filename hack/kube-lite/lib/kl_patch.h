@@ -7,8 +7,14 @@
  * All functions take *target (an owned reference) and, on success, replace it by the patched
  * document (which may be a different json_t, e.g. when the whole document is replaced); the old
  * reference is released. On failure *target is left exactly as it was (unmodified content) and
- * *ret_err (malloc'ed, caller frees; ret_err may be NULL) holds a message suitable for a 4xx
- * Status. Returns 0, -EINVAL for a malformed patch or a failed operation, -ENOMEM.
+ * *ret_err (malloc'ed, caller frees; ret_err may be NULL) holds the real server's kind of
+ * message. Returns 0 or:
+ *   -EBADMSG         the patch document is malformed (the real server answers 400 BadRequest);
+ *   -EINVAL          a well-formed JSON patch cannot be applied: missing path, failed "test"
+ *                    (the real server answers 422 Unprocessable Entity);
+ *   -EPROTONOSUPPORT strategic merge patch for a kind that has none (415 Unsupported Media
+ *                    Type, e.g. custom resources);
+ *   -ENOMEM.
  * Pure functions: thread-safe for distinct targets. */
 #ifndef KL_PATCH_H
 #define KL_PATCH_H
@@ -31,8 +37,8 @@ int kl_patch_json(json_t **target, const json_t *ops, char **ret_err);
  * without a merge key are replaced. Supports the directives $patch (replace, merge, delete),
  * $setElementOrder/<list>, $retainKeys and $deleteFromPrimitiveList/<list>, so that the patches
  * kubectl's client-side apply sends work. An unknown kind (e.g. a custom resource) is refused
- * with -EINVAL, as the real server answers 415 for strategic merge patches of custom resources.
- * patch is BORROWED. */
+ * with -EPROTONOSUPPORT, as the real server answers 415 for strategic merge patches of custom
+ * resources. patch is BORROWED. */
 int kl_patch_strategic(json_t **target, const json_t *patch, const char *group, const char *kind,
                        char **ret_err);
 /* 1 when kl_patch_strategic knows the kind (the server answers 415 for others), else 0. */

@@ -2084,8 +2084,8 @@ static bool is_int_or_string_anyof(const json_t *anyof)
 {
     const json_t *a = json_array_get(anyof, 0), *b = json_array_get(anyof, 1);
     return json_array_size(anyof) == 2 && json_object_size(a) == 1 && json_object_size(b) == 1 &&
-           !strcmp(json_string_value(json_object_get(a, "type")) ?: "", "integer") &&
-           !strcmp(json_string_value(json_object_get(b, "type")) ?: "", "string");
+           !strcmp(kl__s(json_string_value(json_object_get(a, "type"))), "integer") &&
+           !strcmp(kl__s(json_string_value(json_object_get(b, "type"))), "string");
 }
 
 /* A value validation under allOf/anyOf/oneOf/not: no generics, no extensions, recursively. */

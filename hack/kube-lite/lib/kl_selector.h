@@ -18,13 +18,16 @@ struct kl_fieldsel;
  * "unable to parse requirement: ..."; -ENOMEM. */
 int kl_labelsel_parse(const char *s, struct kl_labelsel **ret_sel, char **ret_err);
 /* Converts a metav1.LabelSelector ({"matchLabels":{},"matchExpressions":[{key,operator,values}]},
- * BORROWED; NULL or {} match everything, as the real server treats an empty selector of a
- * PodDisruptionBudget) into a selector. Same returns as kl_labelsel_parse. */
+ * BORROWED) into a selector, like metav1.LabelSelectorAsSelector: {} (no requirements) matches
+ * everything (what a policy/v1 PodDisruptionBudget with an empty selector selects), while a
+ * missing selector (NULL or JSON null) matches nothing. Operators In, NotIn, Exists,
+ * DoesNotExist; anything else is '"X" is not a valid label selector operator'. Same returns as
+ * kl_labelsel_parse. */
 int kl_labelsel_from_object(const json_t *selector, struct kl_labelsel **ret_sel, char **ret_err);
 /* 1 when labels (an object of strings, or NULL/missing for no labels) satisfy every requirement,
  * else 0. */
 int kl_labelsel_match(const struct kl_labelsel *sel, const json_t *labels_or_null);
-/* 1 when the selector has no requirements (matches everything). */
+/* 1 when the selector has no requirements (matches everything); 0 for the "nothing" selector. */
 int kl_labelsel_empty(const struct kl_labelsel *sel);
 /* Releases a selector. Accepts NULL. */
 void kl_labelsel_free(struct kl_labelsel *sel);
@@ -41,6 +44,10 @@ int kl_fieldsel_match(const struct kl_fieldsel *sel, const json_t *obj);
  * that the server can refuse fields it does not support ("field label not supported: x"). */
 size_t kl_fieldsel_count(const struct kl_fieldsel *sel);
 const char *kl_fieldsel_field(const struct kl_fieldsel *sel, size_t i);
+/* The (unescaped) value of requirement i and whether it is "!=" (1) or "="/"==" (0), so that
+ * the server can use an index (e.g. metadata.name=x) instead of a scan. BORROWED. */
+const char *kl_fieldsel_value(const struct kl_fieldsel *sel, size_t i);
+int kl_fieldsel_negated(const struct kl_fieldsel *sel, size_t i);
 /* Releases a selector. Accepts NULL. */
 void kl_fieldsel_free(struct kl_fieldsel *sel);
 

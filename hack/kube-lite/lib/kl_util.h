@@ -29,6 +29,11 @@ size_t kl__utf8_runes(const char *s, size_t n);
 /* Appends a {"reason","message","field"} object to causes (ignored when causes is NULL).
  * Returns 0 or -ENOMEM. */
 int kl__cause_add(json_t *causes, const char *reason, const char *message, const char *field);
+/* s, or "" when s is NULL. */
+static inline const char *kl__s(const char *s)
+{
+    return s ? s : "";
+}
 /* malloc'ed printf; NULL on -ENOMEM. */
 char *kl__strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Sets *ret_err (when ret_err is not NULL) to a malloc'ed formatted message. */
