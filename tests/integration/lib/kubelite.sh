@@ -12,7 +12,7 @@
 #                       kube-lite exited badly or its log has a sanitizer report. Safe to call
 #                       twice and when nothing was started; use it in an EXIT trap.
 #   kl_restart [args]   stops and starts kube-lite again keeping KL_DIR (for --data-dir tests).
-#   kl_apply_crds       kubectl apply -f $KL_REPO/crds/ and waits until they are Established.
+#   kl_apply_crds       kubectl apply -k $KL_REPO/crds/ and waits until they are Established.
 #   kl_require_faults   exits 77 (ctest SKIP) when fault injection is unavailable (real cluster).
 #   kl_admin METHOD PATH [curl args]   calls the admin (fault injection) listener.
 #   kl_curl PATH [curl args]            calls the API server with the admin token (kube-lite only;
@@ -136,8 +136,11 @@ kl_stop() {
 }
 
 kl_apply_crds() {
-    kubectl apply -f "$KL_REPO/crds/" >/dev/null
-    kubectl wait --for=condition=Established -f "$KL_REPO/crds/" --timeout=60s >/dev/null
+    # -k, not -f: crds/ also holds its kustomization.yaml, which is not a resource.
+    kubectl apply -k "$KL_REPO/crds/" >/dev/null
+    kubectl wait --for=condition=Established --timeout=60s \
+        crd/hosts.commissaire.io crd/clusters.commissaire.io crd/operations.commissaire.io \
+        crd/networks.commissaire.io crd/containermanagers.commissaire.io >/dev/null
 }
 
 kl_require_faults() {
