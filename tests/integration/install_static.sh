@@ -95,11 +95,15 @@ containerfile)
     for b in commissaire-controller commissaire-shim; do
         grep -q "$b" <<<"$final" || fail "final stage lacks $b"
     done
-    # Every runtime library the binaries link must be in the final stage's package list: map the
-    # root CMakeLists' pkg-config modules to their Debian runtime packages.
-    for mod in libcurl jansson yaml-0.1 libssh libssl libwebsockets libcrypt; do
-        grep -q "pkg_check_modules(.*$mod" "$repo/CMakeLists.txt" || fail "unexpected: $mod not used"
+    # The build stage has the headers of every pkg-config module the root CMakeLists requires
+    # (configure fails without any of them).
+    build=$(awk '/^FROM /{n++} n==1' "$cf")
+    for m in CURL:libcurl4-openssl-dev JANSSON:libjansson-dev YAML:libyaml-dev LIBSSH:libssh-dev \
+        OPENSSL:libssl-dev LWS:libwebsockets-dev CMOCKA:libcmocka-dev CRYPT:libcrypt-dev; do
+        grep -q "pkg_check_modules(${m%%:*} REQUIRED" "$repo/CMakeLists.txt" || continue
+        grep -q -- "${m#*:}" <<<"$build" || fail "build stage lacks ${m#*:}"
     done
+    grep -q 'ldd' <<<"$final" || fail "final stage does not check the binaries' libraries"
     echo "containerfile: ok"
     ;;
 *)
