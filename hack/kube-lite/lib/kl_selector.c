@@ -573,7 +573,8 @@ static int parse_requirement(struct parser *p, struct req *r, char **ret_err)
         if (ret < 0)
             return ret;
     }
-    qsort(r->values, r->n_values, sizeof(*r->values), cmp_cstr);
+    if (r->n_values) /* qsort(NULL, 0) is undefined behaviour (UBSan) */
+        qsort(r->values, r->n_values, sizeof(*r->values), cmp_cstr);
     vj = values_json(r);
     ret = requirement_check(r->key, r->op, r->values, r->n_values, vj ? vj : "null", ret_err);
     free(vj);
