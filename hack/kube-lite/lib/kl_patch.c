@@ -46,8 +46,10 @@ static json_t *merge_patch(json_t *target, const json_t *patch)
     const char *k;
     json_t *v;
 
-    if (!json_is_object(patch))
+    if (!json_is_object(patch)) {
+        json_decref(target);
         return json_deep_copy(patch);
+    }
     if (!json_is_object(target)) {
         json_decref(target);
         target = json_object();
@@ -1055,33 +1057,42 @@ static int check_set_order(const json_t *patch_list, const json_t *order, const 
 /* mergePatchIntoOriginal: the $setElementOrder/<list> directives of one map. */
 static int apply_set_order(json_t *original, json_t *patch, const struct pm_type *schema, char **ret_err)
 {
-    const char *k;
-    json_t *v;
-    void *tmp;
+    const char *k0;
+    json_t *v0;
     size_t pl = strlen(SET_ORDER);
+    json_t *order_keys = json_array();
+    int r = 0;
 
-    json_object_foreach_safe(patch, tmp, k, v) {
-        if (strncmp(k, SET_ORDER, pl))
-            continue;
+    /* Collect the directive keys first: processing one deletes other keys of patch. */
+    if (!order_keys)
+        return -ENOMEM;
+    json_object_foreach(patch, k0, v0) {
+        if (!strncmp(k0, SET_ORDER, pl))
+            json_array_append_new(order_keys, json_string(k0));
+    }
+    for (size_t oi = 0; oi < json_array_size(order_keys); oi++) {
+        const char *k = json_string_value(json_array_get(order_keys, oi));
+        json_t *v = json_object_get(patch, k);
         const char *key = k + pl;
         const struct pm_field *meta = pm_lookup(schema, key);
         const char *merge_key = meta ? meta->merge_key : NULL;
         json_t *ol = json_object_get(original, key), *pv = json_object_get(patch, key);
         json_t *merged = NULL, *pin = NULL, *pout = NULL, *both;
         bool maps;
-        int r;
 
         if (!json_is_array(v) || (pv && !json_is_array(pv))) {
             kl__set_err(ret_err, "invalid patch format of setElementOrder list");
-            return -EBADMSG;
+            r = -EBADMSG;
+            goto out;
         }
         if (ol && !json_is_array(ol)) {
             kl__set_err(ret_err, "invalid original list for %s", key);
-            return -EBADMSG;
+            r = -EBADMSG;
+            goto out;
         }
         r = check_set_order(pv, v, merge_key, ret_err);
         if (r < 0)
-            return r;
+            goto out;
         if (ol && !pv) {
             merged = json_incref(ol);
         } else if (!ol && pv) {
@@ -1091,31 +1102,41 @@ static int apply_set_order(json_t *original, json_t *patch, const struct pm_type
         } else if (ol && pv) {
             r = merge_slice_handler(ol, pv, meta, false, &merged, ret_err);
             if (r < 0)
-                return r;
+                goto out;
         } else {
             json_object_del(patch, k);
             continue;
         }
-        if (!merged)
-            return -ENOMEM;
+        if (!merged) {
+            r = -ENOMEM;
+            goto out;
+        }
         r = element_kind(ol, pv, &maps, ret_err);
         if (r == 0)
             r = partition(merged, v, merge_key, maps && merge_key, &pin, &pout);
         if (r < 0) {
             json_decref(merged);
-            return r;
+            goto out;
         }
-        both = normalize_order(pin, pout, v, ol ? ol : merged, merge_key, maps && merge_key);
+        /* With no live list, nothing has a server position (the real code passes nil). */
+        json_t *empty = json_array();
+        both = empty ? normalize_order(pin, pout, v, ol ? ol : empty, merge_key, maps && merge_key) : NULL;
+        json_decref(empty);
         json_decref(merged);
         json_decref(pin);
         json_decref(pout);
-        if (!both)
-            return -ENOMEM;
+        if (!both) {
+            r = -ENOMEM;
+            goto out;
+        }
         json_object_set_new(original, key, both);
         json_object_del(patch, key);
         json_object_del(patch, k);
     }
-    return 0;
+    r = 0;
+out:
+    json_decref(order_keys);
+    return r;
 }
 
 /* applyRetainKeysDirective */
