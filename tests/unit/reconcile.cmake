@@ -7,3 +7,12 @@ if(TARGET reconcile)
   cm_add_unit_test(NAME test_reconcile_state
                    SOURCES ${CM_TEST_DIR}/unit/test_reconcile_state.c LIBS reconcile)
 endif()
+if(TARGET reconcile)
+  cm_add_unit_test(NAME test_reconcile_framework
+                   SOURCES ${CM_TEST_DIR}/unit/test_reconcile_framework.c LIBS reconcile
+                   TIMEOUT 60)
+endif()
+if(TARGET reconcile)
+  cm_add_unit_test(NAME test_reconcile_vars
+                   SOURCES ${CM_TEST_DIR}/unit/test_reconcile_vars.c LIBS reconcile)
+endif()
