@@ -749,26 +749,60 @@ static json_t *network_of(struct pass *p, bool *ret_missing) {
     return net;
 }
 
+/* Reads data[key] of a Secret, base64-decoded (malloc'ed), or NULL. */
+static char *secret_value(const json_t *secret, const char *key) {
+    const char *b64 = cm_json_get_str(json_object_get(secret, "data"), key);
+    char *out = NULL;
+    size_t n;
+    if (!b64 || host_ssh_base64_decode(b64, &out, &n) < 0)
+        return NULL;
+    return out;
+}
+
+static void wipe_free(char *s) {
+    if (s) {
+        explicit_bzero(s, strlen(s));
+        free(s);
+    }
+}
+
 /* The template variables for this host (host_vars.h). *ret_net_missing: the cluster names a
- * Network that does not exist. NULL on -ENOMEM. */
+ * Network that does not exist. The kubelet credentials are the container manager's (its
+ * credentials Secret, or the REST API's options.token); an inCluster manager hands out none of
+ * the controller's own. NULL on -ENOMEM. Free with host_vars_free(). */
 static json_t *vars_for(struct pass *p, bool *ret_net_missing) {
     json_t *net = network_of(p, ret_net_missing);
-    char *owned = NULL;
-    const char *server = NULL, *ca = NULL, *token = NULL;
-    if (p->managed) {
-        server = cm_json_get_bool(p->cm, "spec.inCluster", 0)
-                     ? kube_client_server(p->env->client)
-                     : cm_json_get_str(p->cm, "spec.serverURL");
+    char *owned = NULL, *token = NULL, *crt = NULL, *key = NULL;
+    const char *server = NULL, *ca = NULL;
+    if (p->cm) {
+        bool in_cluster = cm_json_get_bool(p->cm, "spec.inCluster", 0);
+        server = in_cluster ? kube_client_server(p->env->client)
+                            : cm_json_get_str(p->cm, "spec.serverURL");
         ca = cm_json_get_str(p->cm, "spec.ca");
-        /* The REST API's container manager options carry the kubelet token (REF §11.6). */
-        token = cm_json_get_str(p->cm, "spec.options.token");
+        const char *opt_token = cm_json_get_str(p->cm, "spec.options.token");
+        const char *sname = cm_json_get_str(p->cm, "spec.credentialsSecretRef.name");
+        if (!in_cluster && sname && *sname) {
+            json_t *secret = NULL;
+            if (kube_get(p->env->client, &KUBE_RES_SECRETS, p->ns, sname, NULL, &secret, NULL) ==
+                0) {
+                token = secret_value(secret, "token");
+                crt = secret_value(secret, "tls.crt");
+                key = secret_value(secret, "tls.key");
+                host_vars_free(secret); /* wipes the Secret's strings too */
+            }
+        }
+        if (!token && opt_token)
+            token = strdup(opt_token);
     }
     struct host_vars_input vi = {.host = p->host, .cluster = p->cluster, .network = net,
-                                 .cm = p->managed ? p->cm : NULL,
-                                 .node_name = node_name_of(p->host, &owned), .server = server,
-                                 .ca = ca, .token = token};
+                                 .cm = p->cm, .node_name = node_name_of(p->host, &owned),
+                                 .server = server, .ca = ca, .token = token, .client_cert = crt,
+                                 .client_key = key};
     json_t *vars = host_vars_build(&vi);
     free(owned);
+    wipe_free(token);
+    wipe_free(crt);
+    wipe_free(key);
     json_decref(net);
     return vars;
 }
@@ -786,7 +820,7 @@ static struct rc_result bootstrap(struct pass *p, struct upd *u) {
     bool net_missing;
     json_t *vars = vars_for(p, &net_missing);
     if (net_missing) {
-        json_decref(vars);
+        host_vars_free(vars);
         snprintf(msg, sizeof msg, "Network %s of cluster %s not found",
                  cm_json_get_str(p->cluster, "spec.network"),
                  cm_json_get_str(p->cluster, "metadata.name"));
@@ -795,7 +829,7 @@ static struct rc_result bootstrap(struct pass *p, struct upd *u) {
     struct hp_plan *plan = NULL;
     int r = vars ? hp_plan_new(p->env->profiles, p->profile, vars, &plan, msg, sizeof msg)
                  : -ENOMEM;
-    json_decref(vars);
+    host_vars_free(vars);
     if (r < 0)
         return fail(p, HOST_COND_BOOTSTRAPPED, "ProfileError", msg);
 
@@ -1141,7 +1175,7 @@ static struct rc_result decommission(struct pass *p) {
                           hp_plan_n_teardown(plan), failed);
                 }
                 hp_plan_free(plan);
-                json_decref(vars);
+                host_vars_free(vars);
             }
             disconnect(p);
         }

@@ -37,16 +37,16 @@ static void test_defaults_without_cluster(void **state) {
     /* REF: no cluster -> the built-in default network, flannel_etcd without options */
     assert_string_equal(var(v, "network.type"), "flannel_etcd");
     assert_string_equal(var(v, "network.name"), "default");
-    assert_string_equal(var(v, "network.etcdPrefix"), "/atomic01/network");
-    assert_string_equal(var(v, "network.etcdEndpoints"), "http://127.0.0.1:2379");
-    assert_string_equal(var(v, "network.flannelOptions"), "");
-    assert_string_equal(var(v, "kube.server"), "");
-    assert_string_equal(var(v, "kube.insecure"), "false");
-    json_decref(v);
+    assert_true(json_is_object(cm_json_get(v, "network.options")));
+    assert_int_equal(json_object_size(cm_json_get(v, "network.options")), 0);
+    assert_string_equal(var(v, "cm.type"), "");
+    assert_string_equal(var(v, "cm.server_url"), "");
+    assert_string_equal(var(v, "cm.insecure_skip_tls_verify"), "false");
+    host_vars_free(v);
     json_decref(h);
 }
 
-static void test_flannel_server_and_cm(void **state) {
+static void test_network_and_cm(void **state) {
     json_t *h = host();
     json_t *cl = json_pack("{s:{s:s}}", "metadata", "name", "prod");
     json_t *net = json_pack("{s:{s:s},s:{s:s,s:{s:s}}}", "metadata", "name", "overlay", "spec",
@@ -55,29 +55,26 @@ static void test_flannel_server_and_cm(void **state) {
                            "kubernetes", "insecureSkipTLSVerify", 1);
     struct host_vars_input in = {.host = h, .cluster = cl, .network = net, .cm = cm,
                                  .node_name = "10.1.2.3", .server = "https://api:6443",
-                                 .ca = "-----BEGIN CERTIFICATE-----", .token = "s3cret"};
+                                 .ca = "-----BEGIN CERTIFICATE-----", .token = "s3cret",
+                                 .client_cert = "CERT", .client_key = "KEY"};
     json_t *v = host_vars_build(&in);
     assert_string_equal(var(v, "cluster.name"), "prod");
     assert_string_equal(var(v, "network.name"), "overlay");
     assert_string_equal(var(v, "network.type"), "flannel_server");
-    assert_string_equal(var(v, "network.address"), "10.0.0.9:8080");
-    assert_string_equal(var(v, "network.flannelOptions"), "--remote=10.0.0.9:8080");
-    assert_string_equal(var(v, "host.nodeName"), "10.1.2.3");
-    assert_string_equal(var(v, "kube.server"), "https://api:6443");
-    assert_string_equal(var(v, "kube.token"), "s3cret");
-    assert_string_equal(var(v, "kube.insecure"), "true");
-    assert_string_equal(var(v, "containerManager.type"), "kubernetes");
-    assert_string_equal(var(v, "containerManager.name"), "k8s");
-    json_decref(v);
-    json_decref(net);
-    /* flannel_etcd with the REST API's option names */
-    net = json_pack("{s:{s:s},s:{s:s,s:{s:s}}}", "metadata", "name", "e", "spec", "type",
-                    "flannel_etcd", "options", "etcd_server_url", "https://etcd:2379");
-    in.network = net;
-    v = host_vars_build(&in);
-    assert_string_equal(var(v, "network.etcdEndpoints"), "https://etcd:2379");
-    assert_string_equal(var(v, "network.flannelOptions"), "");
-    json_decref(v);
+    assert_string_equal(var(v, "network.options.address"), "10.0.0.9:8080");
+    assert_string_equal(var(v, "node.name"), "10.1.2.3");
+    assert_string_equal(var(v, "cm.server_url"), "https://api:6443");
+    assert_string_equal(var(v, "cm.ca"), "-----BEGIN CERTIFICATE-----");
+    assert_string_equal(var(v, "cm.token"), "s3cret");
+    assert_string_equal(var(v, "cm.client_cert"), "CERT");
+    assert_string_equal(var(v, "cm.client_key"), "KEY");
+    assert_string_equal(var(v, "cm.insecure_skip_tls_verify"), "true");
+    assert_string_equal(var(v, "cm.type"), "kubernetes");
+    assert_string_equal(var(v, "cm.name"), "k8s");
+    /* The options are a copy: the cached Network is never modified. */
+    json_object_set_new(cm_json_get(v, "network.options"), "x", json_true());
+    assert_null(cm_json_get(net, "spec.options.x"));
+    host_vars_free(v);
     json_decref(net);
     json_decref(cm);
     json_decref(cl);
@@ -119,7 +116,7 @@ static void test_expected_fingerprint(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_without_cluster),
-        cmocka_unit_test(test_flannel_server_and_cm),
+        cmocka_unit_test(test_network_and_cm),
         cmocka_unit_test(test_base64),
         cmocka_unit_test(test_expected_fingerprint),
     };
