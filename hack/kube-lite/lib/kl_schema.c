@@ -1899,7 +1899,7 @@ static void validate_list_type(struct vctx *c, const struct snode *s, const json
 static bool dns1035_label_lower(const char *s)
 {
     size_t n = strlen(s);
-    if (n == 0 || n > 63 || !islower((unsigned char)s[0]) || !isalnum((unsigned char)s[n - 1]))
+    if (n == 0 || n > 63 || !isalpha((unsigned char)s[0]) || !isalnum((unsigned char)s[n - 1]))
         return false;
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)tolower((unsigned char)s[i]);
