@@ -12,6 +12,7 @@
 #include "kl_auth.h"
 #include "kl_http.h"
 #include "kl_patch.h"
+#include "kl_proto.h"
 #include "kl_schema.h"
 #include "kl_selector.h"
 
@@ -265,6 +266,19 @@ static int random_suffix(char *out, size_t n) {
 
 static json_t *read_body(struct kl_rq *rq, struct kl_err *err, int allow_array) {
     const char *ct = kl_http_req_header(rq->req, "Content-Type");
+    if (ct && strncasecmp(ct, "application/vnd.kubernetes.protobuf", 35) == 0) {
+        json_t *doc = NULL;
+        char *msg = NULL;
+        int r = kl_proto_decode(rq->req->body, rq->req->body_len, &doc, &msg);
+        if (r < 0) {
+            kl_err_set(err, r == -EPROTONOSUPPORT ? 415 : 400,
+                       r == -EPROTONOSUPPORT ? "UnsupportedMediaType" : "BadRequest", NULL, "%s",
+                       msg ? msg : "cannot decode protobuf");
+            free(msg);
+            return NULL;
+        }
+        return doc;
+    }
     if (ct && strncasecmp(ct, "application/json", 16) != 0 && strncasecmp(ct, "*/*", 3) != 0 &&
         !allow_array) {
         kl_err_set(err, 415, "UnsupportedMediaType", NULL,
@@ -1224,7 +1238,9 @@ void kl_write_delete(struct kl_rq *rq) {
     json_t *opts = NULL;
     struct kl_obj *res = NULL;
     if (rq->req->body_len > 0) {
-        opts = json_loadb(rq->req->body, rq->req->body_len, 0, NULL);
+        struct kl_err berr = {0};
+        opts = read_body(rq, &berr, 0);
+        kl_err_done(&berr);
         if (!json_is_object(opts)) {
             json_decref(opts);
             kl_send_status(rq->conn, 400, "BadRequest", "invalid DeleteOptions body");
@@ -1312,7 +1328,9 @@ void kl_write_delete_collection(struct kl_rq *rq) {
         free(msg);
         return;
     }
-    json_t *opts = rq->req->body_len ? json_loadb(rq->req->body, rq->req->body_len, 0, NULL) : NULL;
+    struct kl_err berr = {0};
+    json_t *opts = rq->req->body_len ? read_body(rq, &berr, 0) : NULL;
+    kl_err_done(&berr);
     const char *policy = NULL, *puid = NULL, *prv = NULL;
     delete_options(rq, json_is_object(opts) ? opts : NULL, &policy, &puid, &prv);
     struct cm_buf out;
