@@ -13,6 +13,8 @@ PACKAGES=(
   openssh-server openssh-client iproute2 util-linux procps
   # tests and tools: TLS material, HTTP client, Helm chart rendering (Go text/template + sprig)
   openssl curl golang-go golang-github-masterminds-sprig-dev
+  # kube-lite tests (JSON assertions) and benchmark (HTTP load generator)
+  jq wrk
   # CRD lint and offline schema checks (tests/unit/crds_lint.py)
   python3 python3-yaml
 )
