@@ -1,7 +1,7 @@
 /* sshc_facts: the one-round-trip fact script and its pure parser.
  *
- * The script uses only POSIX sh, cat, nproc/getconf, df, uname and hostname, all present on every
- * supported OS and emulated by the host farm. Each section is introduced by a line
+ * The script uses only POSIX sh builtins plus nproc (or getconf), df and uname (and rpm-ostree on
+ * rpm-ostree hosts), all present on every supported OS and emulated by the host farm. Each section is introduced by a line
  * "@@facts:<name>", and "@@facts:end" closes the output, so a cut-off output is detected rather
  * than parsed as a host with no memory. Failing commands print nothing (stderr is discarded per
  * command) and the parser decides what is required. */
@@ -18,8 +18,12 @@
 
 static const char script[] =
     "LC_ALL=C; export LC_ALL\n"
+    /* Files are read with shell builtins (read/printf) rather than cat: every process saved
+     * is a fork+exec on the host, for every host, at every check. */
     "echo '@@facts:os-release'\n"
-    "cat /etc/os-release 2>/dev/null || cat /usr/lib/os-release 2>/dev/null\n"
+    "f=/etc/os-release; [ -r $f ] || f=/usr/lib/os-release\n"
+    "if [ -r $f ]; then while IFS= read -r l || [ -n \"$l\" ]; do printf '%s\\n' \"$l\"; done "
+    "<$f; fi\n"
     "echo '@@facts:ostree-booted'\n"
     "if [ -e /run/ostree-booted ]; then echo yes; else echo no; fi\n"
     "echo '@@facts:rpm-ostree'\n"
@@ -27,7 +31,6 @@ static const char script[] =
     "echo '@@facts:nproc'\n"
     "nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null\n"
     "echo '@@facts:memtotal'\n"
-    /* Shell builtins only: no grep/awk dependency for one line of /proc/meminfo. */
     "while read -r k v u; do if [ \"$k\" = MemTotal: ]; then echo \"$v\"; break; fi; done "
     "</proc/meminfo\n"
     "echo '@@facts:df'\n"
@@ -35,9 +38,10 @@ static const char script[] =
     "echo '@@facts:kernel'\n"
     "uname -r\n"
     "echo '@@facts:boot-id'\n"
-    "cat /proc/sys/kernel/random/boot_id\n"
+    "read -r b </proc/sys/kernel/random/boot_id && echo \"$b\"\n"
     "echo '@@facts:hostname'\n"
-    "hostname 2>/dev/null || cat /proc/sys/kernel/hostname\n"
+    /* The kernel's (UTS namespace's) host name, what `hostname` prints, without a process. */
+    "read -r h </proc/sys/kernel/hostname && echo \"$h\"\n"
     "echo '@@facts:end'\n";
 
 const char *sshc_facts_script(void) {
