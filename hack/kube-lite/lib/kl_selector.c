@@ -950,7 +950,8 @@ int kl_fieldsel_parse(const char *s, struct kl_fieldsel **ret_sel, char **ret_er
         sel->reqs = grown;
         sel->reqs[sel->n++] = fr;
     }
-    qsort(sel->reqs, sel->n, sizeof(*sel->reqs), cmp_freq);
+    if (sel->n > 1)
+        qsort(sel->reqs, sel->n, sizeof(*sel->reqs), cmp_freq);
     *ret_sel = sel;
     return 0;
 fail:
