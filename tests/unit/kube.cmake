@@ -3,7 +3,7 @@ foreach(t url error ratelimit workqueue watch_decoder config status)
   cm_add_unit_test(NAME test_kube_${t} SOURCES ${CM_TEST_DIR}/unit/test_kube_${t}.c LIBS kube)
 endforeach()
 # Client, watch and informer tests against a scripted in-process HTTP server (test_kube_mock).
-foreach(t client watch)
+foreach(t client watch events)
   cm_add_unit_test(NAME test_kube_${t}
                    SOURCES ${CM_TEST_DIR}/unit/test_kube_${t}.c ${CM_TEST_DIR}/unit/test_kube_mock.c
                    LIBS kube PkgConfig::CURL TIMEOUT 120)
