@@ -6,9 +6,13 @@
  * returns it afterwards. Before each request the client:
  *   - takes a token from a token bucket (qps/burst, client-go defaults 5/10), waiting if needed;
  *   - fetches the bearer token (re-read from its file when it changed, kube_token.h).
- * A response of 429 or 5xx, and a connection-level failure of an idempotent verb (GET, PUT,
- * DELETE, HEAD; also any verb when the connection could not be established at all), is retried
- * up to max_retries times with jittered exponential backoff, honouring Retry-After.
+ * Retries (up to max_retries, jittered exponential backoff, Retry-After honoured — from the
+ * header or the Status' details.retryAfterSeconds):
+ *   - 429 and 503 for every verb (the server did not process the request);
+ *   - other 5xx for idempotent verbs (GET, PUT, DELETE, HEAD), and for POST/PATCH only when the
+ *     server sent Retry-After (a plain 500 on a POST may have been applied);
+ *   - connection failures for idempotent verbs, and for every verb when the connection could
+ *     not be established at all (nothing was sent).
  *
  * Objects are jansson values. Bodies passed in are BORROWED (serialised before the call
  * returns). Objects returned through ret_* are NEW references the caller must json_decref().
@@ -147,7 +151,8 @@ int kube_update(struct kube_client *c, const struct kube_resource *res, const ch
                 const struct kube_write_options *wopts, json_t **ret_obj,
                 struct kube_error *err);
 /* PATCH the object or its subresource with patch of the given type. PATCH is not retried on
- * transport errors after the request may have been sent (it is not idempotent in general). */
+ * transport errors after the request may have been sent, nor on a 500 without Retry-After (a
+ * JSON patch is not idempotent in general). */
 int kube_patch(struct kube_client *c, const struct kube_resource *res, const char *ns,
                const char *name, const char *subresource, enum kube_patch_type type,
                const json_t *patch, const struct kube_write_options *wopts, json_t **ret_obj,

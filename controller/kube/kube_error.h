@@ -38,8 +38,9 @@ struct kube_error {
 void kube_error_init(struct kube_error *e);
 /* Frees everything inside and leaves an empty error. Accepts NULL and an empty error. */
 void kube_error_done(struct kube_error *e);
-/* Replaces e's content with a transport error (http_code 0) carrying a printf-formatted text.
- * e may be NULL (then this is a no-op). Never fails (on -ENOMEM the message stays NULL). */
+/* Replaces e's content with http_code (0 for a transport or local error), reason (copied, may
+ * be NULL) and a printf-formatted message. e may be NULL (then this is a no-op). Never fails
+ * (on -ENOMEM the message stays NULL). */
 void kube_error_set(struct kube_error *e, int http_code, const char *reason, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* Replaces e's content from an HTTP response: http_code and the body (NOT NUL-terminated, n

@@ -6,7 +6,9 @@
  * remote renewTime is not trusted because clocks differ). Every write is a PUT carrying the
  * resourceVersion read, so two contenders can never both win: the loser gets a 409.
  * While leading it renews every retry_period; if it cannot renew within renew_deadline it calls
- * stopped_leading_cb (the caller must stop its work at once) and goes back to contending.
+ * stopped_leading_cb (the caller must stop its work at once) and goes back to contending (a
+ * later started_leading_cb may follow). Its requests carry the renew deadline, so a hung API
+ * server cannot stretch a renewal past it.
  * kube_leader_stop() while leading releases the lease (holderIdentity "" and
  * leaseDurationSeconds 1, like client-go's ReleaseOnCancel) so another contender takes over
  * without waiting for the lease to expire, then calls stopped_leading_cb.

@@ -14,7 +14,10 @@
  * ends the watch (kube_watch_is_running() becomes 0, kube_watch_last_error() says why).
  *
  * Threading: every callback runs on the watch thread, one at a time. kube_watch_stop() and
- * kube_watch_free() may be called from any thread EXCEPT from inside a callback. */
+ * kube_watch_free() may be called from any thread EXCEPT from inside a callback. Stopping
+ * interrupts an open connection or a backoff wait at once, but waits for a relist_cb in progress
+ * (it makes ordinary blocking requests). Each (re)connect takes a rate-limiter token and counts
+ * as "WATCH" in kube_client_stats(). */
 #ifndef KUBE_WATCH_H
 #define KUBE_WATCH_H
 
