@@ -435,14 +435,7 @@ static int gather(struct pass *p, struct rc_result *ret) {
                                           ? p->env->ssh_command_timeout_ms
                                           : 60000,
                               &p->facts, &err);
-    if (p->env->metrics) {
-        static const double b[] = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300};
-        rc_metric_observe(rc_metrics_histogram(p->env->metrics,
-                                               "commissaire_controller_ssh_command_duration_seconds",
-                                               "Duration of SSH commands run on hosts.", NULL, b,
-                                               sizeof b / sizeof b[0]),
-                          NULL, NULL, (double)(cm_time_mono_ms() - t0) / 1000.0);
-    }
+    host_ssh_observe(p->env, cm_time_mono_ms() - t0);
     if (r == 0) {
         p->have_facts = true;
         return 0;
@@ -812,7 +805,19 @@ static struct rc_result bootstrap(struct pass *p, struct upd *u) {
     char msg[MSG_MAX];
     if (connect(p, &ret) < 0)
         return ret;
-    if (!p->have_facts && gather(p, &ret) < 0)
+    if (!p->profile && !p->have_facts) {
+        /* A continued bootstrap: the facts recorded at investigation usually identify the
+         * profile (by os-release ID), which saves a round trip; a host matched only through
+         * ID_LIKE needs its facts again. */
+        struct sshc_facts recorded = {
+            .os_id = (char *)or_empty(cm_json_get_str(p->host, "status.os")),
+            .os_id_like = (char *)"",
+            .atomic = cm_json_get_bool(p->host, "status.atomic", 0),
+        };
+        if (hp_match(p->env->profiles, &recorded, &p->profile, msg, sizeof msg) < 0)
+            p->profile = NULL;
+    }
+    if (!p->profile && !p->have_facts && gather(p, &ret) < 0)
         return ret;
     if (!p->profile && hp_match(p->env->profiles, &p->facts, &p->profile, msg, sizeof msg) < 0)
         return fail(p, HOST_COND_BOOTSTRAPPED, "UnknownOS", msg);
@@ -840,35 +845,62 @@ static struct rc_result bootstrap(struct pass *p, struct upd *u) {
     }
     size_t n = hp_plan_n_steps(plan), changed = 0;
     int64_t budget_end = p->started_ms + p->env->step_budget_ms;
+
+    /* Every remaining step's check in ONE round trip: checks have no side effects, and on a
+     * host that is already configured (a re-verify after a reboot, a second run) this single
+     * command is the whole bootstrap. */
+    struct sshc_batch_item *checks = calloc(n ? n : 1, sizeof *checks);
+    size_t *check_of = calloc(n ? n : 1, sizeof *check_of);
+    size_t n_checks = 0;
+    bool *precheck_ok = calloc(n ? n : 1, sizeof *precheck_ok);
+    if (!checks || !check_of || !precheck_ok) {
+        r = -ENOMEM;
+        goto out_err;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct hp_step *s = hp_plan_step(plan, i);
+        if (in_list(done, s->name) || !s->check)
+            continue;
+        check_of[n_checks] = i;
+        checks[n_checks++].command = s->check;
+    }
+    if (n_checks) {
+        struct sshc_error err = {0};
+        r = host_ssh_exec_batch(p->env, p->ssh, checks, n_checks, false, 0, &err);
+        if (r < 0) {
+            sshc_batch_items_done(checks, n_checks);
+            snprintf(msg, sizeof msg, "running the bootstrap checks: %s",
+                     err.message[0] ? err.message : strerror(-r));
+            goto step_failed_ssh;
+        }
+        for (size_t c = 0; c < n_checks; c++)
+            precheck_ok[check_of[c]] = checks[c].ran && checks[c].exit_status == 0;
+        sshc_batch_items_done(checks, n_checks);
+    }
+
     for (size_t i = 0; i < n; i++) {
         const struct hp_step *s = hp_plan_step(plan, i);
         if (in_list(done, s->name))
             continue;
+        /* A step without files whose check passed is done: no write, no Event. */
+        if (s->n_files == 0 && precheck_ok[i]) {
+            json_array_append_new(done, json_string(s->name));
+            continue;
+        }
         if (cm_time_mono_ms() > budget_end) {
             /* Out of time for this pass: record progress and let other hosts have the worker. */
             upd_set(u, "bootstrap", json_pack("{s:s,s:O}", "step", "", "completedSteps", done));
             r = commit(p, u);
+            free(checks);
+            free(check_of);
+            free(precheck_ok);
             json_decref(done);
             hp_plan_free(plan);
             return r < 0 ? result_of_write(r) : rc_requeue();
         }
-        int ex = 1;
-        char tail[OUTPUT_TAIL + 8] = "";
-        bool announced = false, step_changed = false;
-        /* A step without files is checked before anything is announced (the check has no side
-         * effect), so a step that is already done costs one command and no write. A step with
-         * files is announced first: uploading is a side effect, though one that changes
-         * nothing when the file is already right. */
-        if (s->n_files == 0 && s->check) {
-            if ((r = run(p, s->check, s->timeout_ms, &ex, tail, sizeof tail)) < 0) {
-                snprintf(msg, sizeof msg, "step %s: check failed: %s", s->name, tail);
-                goto step_failed_ssh;
-            }
-            if (ex == 0) {
-                json_array_append_new(done, json_string(s->name));
-                continue;
-            }
-        }
+        /* Announce the step in status before touching the host. A step with files is
+         * announced even when nothing will change: uploading is the side effect, though one
+         * that writes nothing when the file is already right. */
         upd_set(u, "bootstrap", json_pack("{s:s,s:O}", "step", s->name, "completedSteps", done));
         u->phase = HOST_PHASE_BOOTSTRAPPING;
         upd_message(u, "bootstrapping (profile %s): step %zu/%zu %s", p->profile, i + 1, n,
@@ -876,68 +908,93 @@ static struct rc_result bootstrap(struct pass *p, struct upd *u) {
         upd_cond(u, HOST_COND_BOOTSTRAPPED, false, "InProgress", "step %zu/%zu %s", i + 1, n,
                  s->name);
         if ((r = commit(p, u)) < 0) {
+            free(checks);
+            free(check_of);
+            free(precheck_ok);
             json_decref(done);
             hp_plan_free(plan);
             return result_of_write(r);
         }
-        announced = true;
+        bool files_changed = false;
         for (size_t f = 0; f < s->n_files; f++) {
             struct sshc_error err = {0};
             bool file_changed = false;
+            int64_t t0 = cm_time_mono_ms();
             r = sshc_upload(p->ssh, s->files[f].path, s->files[f].data, s->files[f].len,
                             s->files[f].mode, SSHC_UPLOAD_IF_CHANGED, &file_changed, &err);
+            host_ssh_observe(p->env, cm_time_mono_ms() - t0);
             if (r < 0) {
                 p->ssh_keep = false;
                 snprintf(msg, sizeof msg, "step %s: uploading %s: %s", s->name, s->files[f].path,
                          err.message[0] ? err.message : strerror(-r));
+                free(checks);
+                free(check_of);
+                free(precheck_ok);
                 json_decref(done);
                 hp_plan_free(plan);
                 return fail(p, HOST_COND_BOOTSTRAPPED, "FileTransferFailed", msg);
             }
-            step_changed |= file_changed;
+            files_changed |= file_changed;
         }
-        if (s->n_files && s->check) {
-            if ((r = run(p, s->check, s->timeout_ms, &ex, tail, sizeof tail)) < 0) {
-                snprintf(msg, sizeof msg, "step %s: check failed: %s", s->name, tail);
-                goto step_failed_ssh;
-            }
+        /* A changed file is applied even when the check passes: the check says the service
+         * runs, not that it runs with this configuration (e.g. a restart picks it up). */
+        if (!files_changed && precheck_ok[i]) {
+            json_array_append_new(done, json_string(s->name));
+            continue;
         }
-        if (!s->check || ex != 0) {
-            step_changed = true;
-            if ((r = run(p, s->apply, s->timeout_ms, &ex, tail, sizeof tail)) < 0) {
-                snprintf(msg, sizeof msg, "step %s: %s", s->name, tail);
-                goto step_failed_ssh;
-            }
-            if (ex != 0) {
-                snprintf(msg, sizeof msg, "step %s failed: `%s` exited %d: %s", s->name, s->apply,
-                         ex, tail);
-                json_decref(done);
-                hp_plan_free(plan);
-                return fail(p, HOST_COND_BOOTSTRAPPED, "BootstrapFailed", msg);
-            }
-            /* Verify: a step whose check still fails did not do its job. */
-            if (s->check) {
-                if ((r = run(p, s->check, s->timeout_ms, &ex, tail, sizeof tail)) < 0) {
-                    snprintf(msg, sizeof msg, "step %s: verify: %s", s->name, tail);
-                    goto step_failed_ssh;
-                }
-                if (ex != 0) {
-                    snprintf(msg, sizeof msg,
-                             "step %s: check still fails after apply (exit %d): %s", s->name, ex,
-                             tail);
-                    json_decref(done);
-                    hp_plan_free(plan);
-                    return fail(p, HOST_COND_BOOTSTRAPPED, "BootstrapFailed", msg);
-                }
-            }
+        /* apply, then the check again to verify it (a step whose check still fails did not do
+         * its job), in one round trip that stops at the first failure. */
+        struct sshc_batch_item run2[2] = {{.command = s->apply}, {.command = s->check}};
+        size_t nrun = s->check ? 2 : 1;
+        struct sshc_error err = {0};
+        r = host_ssh_exec_batch(p->env, p->ssh, run2, nrun, true, s->timeout_ms, &err);
+        if (r < 0) {
+            sshc_batch_items_done(run2, nrun);
+            snprintf(msg, sizeof msg, "step %s: %s", s->name,
+                     err.message[0] ? err.message : strerror(-r));
+            goto step_failed_ssh;
         }
-        if (announced && step_changed) {
-            event(p, KUBE_EVENT_NORMAL, "BootstrapStep", "step %zu/%zu %s applied (profile %s)",
-                  i + 1, n, s->name, p->profile);
-            changed++;
+        const char *what = NULL, *cmd = NULL;
+        int ex = 0;
+        const char *out = "";
+        if (run2[0].exit_status != 0) {
+            what = "failed";
+            cmd = s->apply;
+            ex = run2[0].exit_status;
+            out = run2[0].output ? run2[0].output : "";
+        } else if (nrun == 2 && run2[1].exit_status != 0) {
+            what = "check still fails after apply";
+            cmd = s->check;
+            ex = run2[1].exit_status;
+            out = run2[1].output ? run2[1].output : "";
         }
+        if (what) {
+            size_t len = strlen(out);
+            while (len && (out[len - 1] == '\n' || out[len - 1] == ' '))
+                len--;
+            size_t start = len > OUTPUT_TAIL ? len - OUTPUT_TAIL : 0;
+            snprintf(msg, sizeof msg, "step %s %s: `%s` exited %d: %s%.*s", s->name, what, cmd,
+                     ex, start ? "..." : "", (int)(len - start), out + start);
+            for (char *c = msg; *c; c++)
+                if (*c == '\n' || *c == '\r')
+                    *c = ' ';
+            sshc_batch_items_done(run2, nrun);
+            free(checks);
+            free(check_of);
+            free(precheck_ok);
+            json_decref(done);
+            hp_plan_free(plan);
+            return fail(p, HOST_COND_BOOTSTRAPPED, "BootstrapFailed", msg);
+        }
+        sshc_batch_items_done(run2, nrun);
+        event(p, KUBE_EVENT_NORMAL, "BootstrapStep", "step %zu/%zu %s applied (profile %s)",
+              i + 1, n, s->name, p->profile);
+        changed++;
         json_array_append_new(done, json_string(s->name));
     }
+    free(checks);
+    free(check_of);
+    free(precheck_ok);
     upd_set(u, "bootstrap", json_pack("{s:s,s:O}", "step", "", "completedSteps", done));
     upd_cond(u, HOST_COND_BOOTSTRAPPED, true, "Bootstrapped", "profile %s: %zu steps verified, %zu applied",
              p->profile, n, changed);
@@ -951,10 +1008,20 @@ static struct rc_result bootstrap(struct pass *p, struct upd *u) {
     return do_register(p, u);
 
 step_failed_ssh:
+    free(checks);
+    free(check_of);
+    free(precheck_ok);
     json_decref(done);
     hp_plan_free(plan);
     p->ssh_keep = false;
     return fail(p, HOST_COND_REACHABLE, r == -ETIMEDOUT ? "Timeout" : "ProtocolError", msg);
+out_err:
+    free(checks);
+    free(check_of);
+    free(precheck_ok);
+    json_decref(done);
+    hp_plan_free(plan);
+    return rc_error(r);
 }
 
 /* ---- investigate / check ---- */

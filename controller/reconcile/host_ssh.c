@@ -199,17 +199,31 @@ void host_ssh_release(const struct rc_env *env, struct sshc_session *s, bool kee
         sshc_pool_put(env->ssh, s, keep && sshc_session_usable(s));
 }
 
+void host_ssh_observe(const struct rc_env *env, int64_t duration_ms) {
+    if (!env->metrics)
+        return;
+    struct rc_metric *h = rc_metrics_histogram(
+        env->metrics, "commissaire_controller_ssh_command_duration_seconds",
+        "Duration of SSH commands (one round trip: a command or a batch) run on hosts.", NULL,
+        ssh_buckets, sizeof ssh_buckets / sizeof ssh_buckets[0]);
+    rc_metric_observe(h, NULL, NULL, (double)duration_ms / 1000.0);
+}
+
 int host_ssh_exec(const struct rc_env *env, struct sshc_session *s, const char *command,
                   int timeout_ms, struct sshc_result *ret, struct sshc_error *err) {
     struct sshc_exec_opts o = {.timeout_ms = timeout_ms ? timeout_ms : env->ssh_command_timeout_ms};
     int64_t t0 = cm_time_mono_ms();
     int r = sshc_exec(s, command, &o, ret, err);
-    if (env->metrics) {
-        struct rc_metric *h = rc_metrics_histogram(
-            env->metrics, "commissaire_controller_ssh_command_duration_seconds",
-            "Duration of SSH commands run on hosts.", NULL, ssh_buckets,
-            sizeof ssh_buckets / sizeof ssh_buckets[0]);
-        rc_metric_observe(h, NULL, NULL, (double)(cm_time_mono_ms() - t0) / 1000.0);
-    }
+    host_ssh_observe(env, cm_time_mono_ms() - t0);
+    return r;
+}
+
+int host_ssh_exec_batch(const struct rc_env *env, struct sshc_session *s,
+                        struct sshc_batch_item *items, size_t n, bool stop_on_failure,
+                        int timeout_ms, struct sshc_error *err) {
+    struct sshc_exec_opts o = {.timeout_ms = timeout_ms ? timeout_ms : env->ssh_command_timeout_ms};
+    int64_t t0 = cm_time_mono_ms();
+    int r = sshc_exec_batch(s, items, n, stop_on_failure, &o, err);
+    host_ssh_observe(env, cm_time_mono_ms() - t0);
     return r;
 }

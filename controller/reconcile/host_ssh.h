@@ -48,6 +48,14 @@ void host_ssh_release(const struct rc_env *env, struct sshc_session *s, bool kee
 int host_ssh_exec(const struct rc_env *env, struct sshc_session *s, const char *command,
                   int timeout_ms, struct sshc_result *ret, struct sshc_error *err);
 
+/* sshc_exec_batch() (several commands, one round trip) with the same timeout rule and metric
+ * (one observation for the whole batch). */
+int host_ssh_exec_batch(const struct rc_env *env, struct sshc_session *s,
+                        struct sshc_batch_item *items, size_t n, bool stop_on_failure,
+                        int timeout_ms, struct sshc_error *err);
+/* Records one SSH round trip of duration_ms in the latency histogram. */
+void host_ssh_observe(const struct rc_env *env, int64_t duration_ms);
+
 /* The fingerprint a connection to host must present: spec.hostKey, else
  * status.hostKeyFingerprint, else NULL (first contact). Borrowed from host. */
 const char *host_ssh_expected_fingerprint(const json_t *host);
