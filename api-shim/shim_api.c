@@ -240,6 +240,20 @@ static const char *cluster_cm(struct shim_api *a, const json_t *cluster, bool *m
     return shim_rest_name(cm);
 }
 
+/* The REST name of a cluster's network (a new string). */
+static char *cluster_net(struct shim_api *a, const json_t *cluster) {
+    const char *nk = cm_json_get_str(cluster, "spec.network");
+    json_t *net;
+    char *out;
+
+    if (!nk || !*nk)
+        return strdup("default");
+    net = shim_store_get(a->store, SHIM_K_NETWORK, nk);
+    out = strdup(net ? shim_rest_name(net) : nk);
+    json_decref(net);
+    return out;
+}
+
 static int host_ready(const json_t *h) {
     const char *p = cm_json_get_str(h, "status.phase");
 
@@ -360,6 +374,8 @@ static void cluster_unlock(struct shim_api *a, const char *name) {
         if (!copy)
             return;
         json_object_del(cm_json_get(copy, "metadata.annotations"), SHIM_ANN_LOCK);
+        if (json_object_size(cm_json_get(copy, "metadata.annotations")) == 0)
+            json_object_del(json_object_get(copy, "metadata"), "annotations");
         rc = kube_update(a->c, &SHIM_RES_CLUSTERS, a->ns, name, NULL, copy, NULL, &upd, NULL);
         json_decref(copy);
         if (rc == 0) {
@@ -773,6 +789,7 @@ static void h_cluster_get(struct shim_api *a, const char *name, struct shim_resp
     char k[NAME_BUF];
     json_t *cl, *members, *cm = NULL;
     const char *cmname;
+    char *netname;
     bool managed;
 
     kname(name, k);
@@ -783,7 +800,10 @@ static void h_cluster_get(struct shim_api *a, const char *name, struct shim_resp
     }
     members = shim_store_cluster_members(a->store, k);
     cmname = cluster_cm(a, cl, &managed, &cm);
-    resp_json(r, 200, shim_render_cluster(cl, members, cmname, managed, SHIM_CLUSTER_GET));
+    netname = cluster_net(a, cl);
+    resp_json(r, 200,
+              shim_render_cluster(cl, members, netname, cmname, managed, SHIM_CLUSTER_GET));
+    free(netname);
     json_decref(cm);
     json_decref(members);
     json_decref(cl);
@@ -827,6 +847,8 @@ static void h_cluster_put(struct shim_api *a, const struct shim_request *req, co
     json_t *body = NULL, *cl = NULL, *res = NULL, *cm = NULL;
     char k[NAME_BUF], netk[NAME_BUF], cmk[NAME_BUF];
     struct cluster_mut m = { 0 };
+    const char *cmname;
+    char *netname;
     bool managed;
     int rc;
 
@@ -895,8 +917,10 @@ static void h_cluster_put(struct shim_api *a, const struct shim_request *req, co
     }
 done:
     shim_store_apply(a->store, SHIM_K_CLUSTER, res);
-    resp_json(r, 201, shim_render_cluster(res, NULL, cluster_cm(a, res, &managed, &cm), managed,
-                                          SHIM_CLUSTER_SAFE));
+    cmname = cluster_cm(a, res, &managed, &cm);
+    netname = cluster_net(a, res);
+    resp_json(r, 201, shim_render_cluster(res, NULL, netname, cmname, managed, SHIM_CLUSTER_SAFE));
+    free(netname);
 out:
     json_decref(cm);
     json_decref(res);
@@ -1003,6 +1027,8 @@ static void h_members_put(struct shim_api *a, const struct shim_request *req, co
     struct shim_strv current = { 0 };
     struct kube_error e;
     json_t *body = NULL, *cl = NULL, *hosts = NULL, *h, *members = NULL, *cm = NULL;
+    const char *cmname;
+    char *netname;
     char k[NAME_BUF];
     bool managed;
     size_t i;
@@ -1084,8 +1110,11 @@ static void h_members_put(struct shim_api *a, const struct shim_request *req, co
         }
     }
     members = shim_store_cluster_members(a->store, k);
-    resp_json(r, 200, shim_render_cluster(cl, members, cluster_cm(a, cl, &managed, &cm), managed,
-                                          SHIM_CLUSTER_HOSTSET));
+    cmname = cluster_cm(a, cl, &managed, &cm);
+    netname = cluster_net(a, cl);
+    resp_json(r, 200,
+              shim_render_cluster(cl, members, netname, cmname, managed, SHIM_CLUSTER_HOSTSET));
+    free(netname);
 out:
     if (locked)
         cluster_unlock(a, k);

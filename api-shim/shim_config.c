@@ -48,6 +48,9 @@ void shim_config_usage(FILE *f) {
         "      --header-timeout SEC   time allowed to send a request's headers and body (10)\n"
         "      --idle-timeout SEC     keep-alive idle limit (30)\n"
         "      --port-file PATH       write the bound port to PATH once listening\n"
+        "      --auth-failure-burst N failed authentications per client before its answers are\n"
+        "                             delayed (5); the delay grows with further failures\n"
+        "      --auth-failure-rate N  failures per second a client earns back (1)\n"
         "  -h, --help                 this text\n"
         "      --version              print the version\n"
         "\n"
@@ -279,7 +282,7 @@ static const char *const known_keys[] = {
     "listen_interface", "listen_port", "tls_pemfile", "tls_clientverifyfile",
     "authentication_plugins", "self_auths", "debug", "bus_exchange", "bus_uri", "logging",
     "kubeconfig", "namespace", "trusted_proxies", "log_format", "metrics", "workers",
-    "header_timeout", "idle_timeout", "port_file", NULL,
+    "header_timeout", "idle_timeout", "port_file", "auth_failure_burst", "auth_failure_rate", NULL,
 };
 
 static int apply_file(struct shim_config *c, const char *path, char *err, size_t n_err) {
@@ -319,6 +322,8 @@ static int apply_file(struct shim_config *c, const char *path, char *err, size_t
         (rc = file_int(f, "workers", 1, 64, &c->workers, err, n_err)) < 0 ||
         (rc = file_int(f, "header_timeout", 1, 3600, &c->header_timeout_s, err, n_err)) < 0 ||
         (rc = file_int(f, "idle_timeout", 1, 86400, &c->idle_timeout_s, err, n_err)) < 0 ||
+        (rc = file_int(f, "auth_failure_burst", 1, 1000000, &c->auth_fail_burst, err, n_err)) < 0 ||
+        (rc = file_int(f, "auth_failure_rate", 1, 1000000, &c->auth_fail_rate, err, n_err)) < 0 ||
         (rc = file_strv(f, "self_auths", &c->self_auths, &c->n_self_auths, err, n_err)) < 0 ||
         (rc = file_strv(f, "trusted_proxies", &tp, &ntp, err, n_err)) < 0)
         goto out;
@@ -431,6 +436,8 @@ int shim_config_load(int argc, char *const *argv, FILE *out, struct shim_config 
     c.workers = 4;
     c.header_timeout_s = 10;
     c.idle_timeout_s = 30;
+    c.auth_fail_burst = 5;
+    c.auth_fail_rate = 1;
     if (set_str(&c.listen_interface, "0.0.0.0") < 0 || set_str(&c.namespace_, "commissaire") < 0 ||
         set_str(&c.log_format, "text") < 0)
         goto out;
@@ -551,6 +558,16 @@ int shim_config_load(int argc, char *const *argv, FILE *out, struct shim_config 
         } else if (VALUE("--header-timeout", NULL)) {
             if (m < 0 || parse_int(v, 1, 3600, &c.header_timeout_s) < 0) {
                 set_err(err, n_err, "--header-timeout must be 1..3600 seconds");
+                goto bad;
+            }
+        } else if (VALUE("--auth-failure-burst", NULL)) {
+            if (m < 0 || parse_int(v, 1, 1000000, &c.auth_fail_burst) < 0) {
+                set_err(err, n_err, "--auth-failure-burst must be 1..1000000");
+                goto bad;
+            }
+        } else if (VALUE("--auth-failure-rate", NULL)) {
+            if (m < 0 || parse_int(v, 1, 1000000, &c.auth_fail_rate) < 0) {
+                set_err(err, n_err, "--auth-failure-rate must be 1..1000000");
                 goto bad;
             }
         } else if (VALUE("--idle-timeout", NULL)) {

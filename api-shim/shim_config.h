@@ -40,6 +40,8 @@ struct shim_config {
     int workers;        /* worker threads for blocking work (default 4) */
     int header_timeout_s; /* a request's headers and body must arrive within this (default 10) */
     int idle_timeout_s;   /* keep-alive idle limit (default 30) */
+    int auth_fail_burst;  /* failed authentications per peer before answers are delayed (5) */
+    int auth_fail_rate;   /* ... refilled at this many per second (1) */
     char **warnings;      /* things accepted but unused, for the caller to log */
     size_t n_warnings;
 };

@@ -633,8 +633,8 @@ int shim_http_new(const struct shim_http_deps *d, struct shim_http **ret, char *
     pthread_mutex_init(&h->mu, NULL);
     pthread_cond_init(&h->cv, NULL);
     h->wbuf = malloc(LWS_PRE + WRITE_CHUNK);
-    /* Five free failures, then one more per second; a guesser waits up to 5 s per try. */
-    h->rl = shim_ratelimit_new(5, 1, 5000, 4096);
+    /* By default five free failures, then one more per second; a guesser waits up to 5 s. */
+    h->rl = shim_ratelimit_new(cfg->auth_fail_burst, cfg->auth_fail_rate, 5000, 4096);
     if (!h->wbuf || !h->rl)
         goto fail;
 

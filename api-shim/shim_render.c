@@ -129,12 +129,12 @@ static int cmp_str(const void *a, const void *b) {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-json_t *shim_render_cluster(const json_t *cluster, const json_t *members, const char *cm_rest_name,
-                            bool managed, enum shim_cluster_form form) {
+json_t *shim_render_cluster(const json_t *cluster, const json_t *members, const char *net_rest_name,
+                            const char *cm_rest_name, bool managed, enum shim_cluster_form form) {
     json_t *o = json_object(), *hostset, *h;
     json_t *ann = cm_json_get(cluster, "metadata.annotations");
     const char *stored = json_string_value(json_object_get(ann, SHIM_ANN_REST_STATUS));
-    const char *net = cm_json_get_str(cluster, "spec.network");
+    const char *net = net_rest_name ? net_rest_name : cm_json_get_str(cluster, "spec.network");
     size_t n = json_array_size(members), avail = 0, i;
     const char **addrs;
 

@@ -47,10 +47,11 @@ enum shim_cluster_form {
     SHIM_CLUSTER_HOSTSET, /* + hostset: PUT cluster/{name}/hosts */
     SHIM_CLUSTER_GET,     /* + hostset + hosts counts, computed status: GET cluster */
 };
-/* Cluster with its member hosts (array of Host objects, may be NULL) and the REST name of its
- * container manager ("" for none). managed: the manager is kubernetes/openshift. */
-json_t *shim_render_cluster(const json_t *cluster, const json_t *members, const char *cm_rest_name,
-                            bool managed, enum shim_cluster_form form);
+/* Cluster with its member hosts (array of Host objects, may be NULL), the REST names of its
+ * network (NULL: spec.network as is) and of its container manager ("" for none). managed: the
+ * manager is kubernetes/openshift. */
+json_t *shim_render_cluster(const json_t *cluster, const json_t *members, const char *net_rest_name,
+                            const char *cm_rest_name, bool managed, enum shim_cluster_form form);
 
 /* Operation → ClusterRestart / ClusterUpgrade / ClusterDeploy (spec §8.1, decisions 7). */
 json_t *shim_render_operation(const json_t *op, const char *cluster_rest_name);
