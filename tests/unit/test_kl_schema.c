@@ -286,6 +286,26 @@ static void test_numbers_arrays_objects(void **state)
     kl_schema_free(ks);
 }
 
+/* Values in messages are printed as Go prints them: %q for strings (non-printable runes
+ * escaped), %v for floats (exponent form from 1e+06), JSON for objects. */
+static void test_go_printing(void **state)
+{
+    struct kl_schema *ks = compile("{'type':'object','properties':{'e':{'type':'string','enum':['a']},"
+                                   "'n':{'type':'number','maximum':10},'o':{'type':'string'},"
+                                   "'i':{'type':'integer','enum':[1,2]}}}");
+    int r;
+    json_t *c;
+    (void)state;
+
+    c = causes_of(ks, "{'e':'\u00e9\\u00a0\\t\\u200b','n':1234567.5,'o':{'b':1,'a':[true,null]},'i':3}", &r);
+    assert_cause(c, "FieldValueNotSupported", "Unsupported value: \"\u00e9\\u00a0\\t\\u200b\": supported values: \"a\"", "e");
+    assert_cause(c, "FieldValueInvalid", "Invalid value: 1.2345675e+06: n in body should be less than or equal to 10", "n");
+    assert_cause(c, "FieldValueTypeInvalid", "Invalid value: \"object\": o in body must be of type string: \"object\"", "o");
+    assert_cause(c, "FieldValueNotSupported", "Unsupported value: 3: supported values: \"1\", \"2\"", "i");
+    json_decref(c);
+    kl_schema_free(ks);
+}
+
 static void test_int_or_string(void **state)
 {
     struct kl_schema *ks = compile(SCHEMA);
@@ -498,6 +518,7 @@ int main(void)
         cmocka_unit_test(test_valid),
         cmocka_unit_test(test_every_violation_wording),
         cmocka_unit_test(test_numbers_arrays_objects),
+        cmocka_unit_test(test_go_printing),
         cmocka_unit_test(test_int_or_string),
         cmocka_unit_test(test_list_types),
         cmocka_unit_test(test_formats_and_patterns),

@@ -184,7 +184,7 @@ static int translate_bracket(const char **pp, struct cm_buf *out)
         p++;
     }
     bool first = true;
-    while (*p && (*p != ']' || (first && false))) {
+    while (*p && (*p != ']' || first)) { /* a leading ] is a literal, as in RE2 */
         unsigned char c;
         bool literal_set = false;
         first = false;

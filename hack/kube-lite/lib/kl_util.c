@@ -61,16 +61,23 @@ size_t kl__utf8_runes(const char *s, size_t n)
     return count;
 }
 
-/* Go's strconv.IsPrint, approximated: every rune from U+00A0 up is treated as printable except
- * the few format/separator characters that commonly show up. Exact for ASCII. */
+/* Go's strconv.IsPrint: letters, marks, numbers, punctuation, symbols and the ASCII space.
+ * Without Unicode tables we exclude the non-printable ranges that matter in practice (controls,
+ * non-ASCII spaces, format characters, private use); unassigned code points count as printable,
+ * which only changes how an error message escapes them. */
 static bool rune_printable(uint32_t r)
 {
-    if (r < 0x20 || r == 0x7f)
-        return false;
-    if (r >= 0x80 && r < 0xa0)
-        return false;
-    if (r == 0xad || r == 0x2028 || r == 0x2029 || r == 0xfeff || (r >= 0x200b && r <= 0x200f))
-        return false;
+    static const uint32_t excluded[][2] = {
+        {0x0000, 0x001f}, {0x007f, 0x00a0}, {0x00ad, 0x00ad}, {0x0600, 0x0605}, {0x061c, 0x061c},
+        {0x06dd, 0x06dd}, {0x070f, 0x070f}, {0x08e2, 0x08e2}, {0x1680, 0x1680}, {0x180e, 0x180e},
+        {0x2000, 0x200f}, {0x2028, 0x202f}, {0x205f, 0x206f}, {0x3000, 0x3000}, {0xd800, 0xf8ff},
+        {0xfeff, 0xfeff}, {0xfff9, 0xfffb}, {0x110bd, 0x110bd}, {0x110cd, 0x110cd},
+        {0x13430, 0x1343f}, {0x1bca0, 0x1bca3}, {0x1d173, 0x1d17a}, {0xe0001, 0xe0001},
+        {0xe0020, 0xe007f}, {0xf0000, 0x10ffff},
+    };
+    for (size_t i = 0; i < sizeof(excluded) / sizeof(excluded[0]); i++)
+        if (r >= excluded[i][0] && r <= excluded[i][1])
+            return false;
     return true;
 }
 
