@@ -738,8 +738,9 @@ again:
         page = NULL;
         r = kube_list(c, res, ns, &o, &page, err);
         if (r < 0) {
+            int was_continuing = o.continue_token != NULL;
             free(cont);
-            if (r == -ERANGE && o.continue_token && !restarted) {
+            if (r == -ERANGE && was_continuing && !restarted) {
                 restarted = 1; /* the continue token expired: start over once */
                 goto again;
             }

@@ -425,7 +425,7 @@ int kube_config_load_data(const char *text, size_t n, const char *dir, const cha
     json_decref(root);
     if (r < 0) {
         kube_config_free(c);
-        return r == -ENOMEM ? r : r;
+        return r;
     }
     *ret_cfg = c;
     return 0;
