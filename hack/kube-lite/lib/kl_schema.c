@@ -2326,14 +2326,13 @@ static void check_node(struct sctx *c, const json_t *s, enum slevel lvl, const c
     if (v) {
         char *p = pjoin(path, "additionalProperties");
         if (p) {
-            if (json_object_size(json_object_get(s, "properties")))
+            /* additionalProperties: true next to properties is allowed (it changes nothing). */
+            if (json_object_size(json_object_get(s, "properties")) && !json_is_true(v))
                 s_forbidden(c, p, "additionalProperties and properties are mutual exclusive");
             if (lvl == LVL_ROOT)
                 s_forbidden(c, p, "must not be used at the root");
             if (embedded)
                 s_forbidden(c, p, "must not be used if x-kubernetes-embedded-resource is set");
-            if (json_is_false(v))
-                s_forbidden(c, p, "must not be false");
             if (json_is_object(v))
                 check_node(c, v, LVL_FIELD, p, false);
         }
