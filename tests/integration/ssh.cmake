@@ -12,3 +12,12 @@ if(TARGET sshc)
            COMMAND ${CM_TEST_DIR}/integration/ssh_bench_smoke.sh $<TARGET_FILE:ssh_facts_bench>)
   set_tests_properties(ssh_facts_bench_smoke PROPERTIES TIMEOUT 120 LABELS integration)
 endif()
+
+# sshc + hostos profiles against the host farm (needs root, like every farm test).
+if(TARGET sshc AND TARGET hostos)
+  add_executable(ssh_farm_it ${CM_TEST_DIR}/integration/ssh_farm_it.c)
+  target_link_libraries(ssh_farm_it PRIVATE sshc hostos PkgConfig::CMOCKA Threads::Threads)
+  add_test(NAME ssh_farm_it
+           COMMAND ${CM_TEST_DIR}/integration/ssh_farm_it.sh $<TARGET_FILE:ssh_farm_it>)
+  set_tests_properties(ssh_farm_it PROPERTIES TIMEOUT 240 LABELS integration)
+endif()
