@@ -108,6 +108,30 @@ static const struct pmsg deleteoptions = {(const struct pfield[]){
 static const struct pmsg eviction = {(const struct pfield[]){
     {1, "metadata", PK_MSG, 0, &objectmeta}, {2, "deleteOptions", PK_MSG, 0, &deleteoptions}, END}};
 
+static const struct pmsg resattrs = {(const struct pfield[]){
+    {1, "namespace", PK_STRING, 0, NULL}, {2, "verb", PK_STRING, 0, NULL},
+    {3, "group", PK_STRING, 0, NULL}, {4, "version", PK_STRING, 0, NULL},
+    {5, "resource", PK_STRING, 0, NULL}, {6, "subresource", PK_STRING, 0, NULL},
+    {7, "name", PK_STRING, 0, NULL}, END}};
+static const struct pmsg nonresattrs = {(const struct pfield[]){
+    {1, "path", PK_STRING, 0, NULL}, {2, "verb", PK_STRING, 0, NULL}, END}};
+static const struct pmsg ssarspec = {(const struct pfield[]){
+    {1, "resourceAttributes", PK_MSG, 0, &resattrs},
+    {2, "nonResourceAttributes", PK_MSG, 0, &nonresattrs}, END}};
+static const struct pmsg ssar = {(const struct pfield[]){
+    {1, "metadata", PK_MSG, 0, &objectmeta}, {2, "spec", PK_MSG, 0, &ssarspec}, END}};
+static const struct pmsg sarspec = {(const struct pfield[]){
+    {1, "resourceAttributes", PK_MSG, 0, &resattrs},
+    {2, "nonResourceAttributes", PK_MSG, 0, &nonresattrs}, {3, "user", PK_STRING, 0, NULL},
+    {4, "groups", PK_STRING, 1, NULL}, {6, "uid", PK_STRING, 0, NULL}, END}};
+static const struct pmsg sar = {(const struct pfield[]){
+    {1, "metadata", PK_MSG, 0, &objectmeta}, {2, "spec", PK_MSG, 0, &sarspec}, END}};
+static const struct pmsg ssr = {(const struct pfield[]){{1, "metadata", PK_MSG, 0, &objectmeta}, END}};
+static const struct pmsg trspec = {(const struct pfield[]){
+    {1, "token", PK_STRING, 0, NULL}, {2, "audiences", PK_STRING, 1, NULL}, END}};
+static const struct pmsg tokenreview = {(const struct pfield[]){
+    {1, "metadata", PK_MSG, 0, &objectmeta}, {2, "spec", PK_MSG, 0, &trspec}, END}};
+
 static const struct {
     const char *kind;
     const struct pmsg *msg;
@@ -117,7 +141,9 @@ static const struct {
     {"Role", &role},             {"ClusterRole", &clusterrole},
     {"RoleBinding", &rolebinding}, {"ClusterRoleBinding", &rolebinding},
     {"PodDisruptionBudget", &pdb}, {"Eviction", &eviction},
-    {"DeleteOptions", &deleteoptions},
+    {"DeleteOptions", &deleteoptions}, {"SelfSubjectAccessReview", &ssar},
+    {"SubjectAccessReview", &sar}, {"SelfSubjectReview", &ssr},
+    {"TokenReview", &tokenreview},
 };
 
 struct rd {
