@@ -563,8 +563,15 @@ static int on_body(struct shim_http *h, struct txn *t, const void *in, size_t le
 static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                    size_t len) {
     struct pss *pss = user;
-    struct lws_context *ctx = lws_get_context(wsi);
-    struct shim_http *h = ctx ? lws_context_user(ctx) : NULL;
+    struct lws_context *ctx;
+    struct shim_http *h;
+
+    /* lws's default lets a certificate that failed verification through: refuse it in the
+     * handshake, as REF's CERT_REQUIRED does (len is OpenSSL's preverify_ok; wsi is NULL). */
+    if (reason == LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION)
+        return len ? 0 : 1;
+    ctx = wsi ? lws_get_context(wsi) : NULL;
+    h = ctx ? lws_context_user(ctx) : NULL;
 
     if (!h)
         return lws_callback_http_dummy(wsi, reason, user, in, len);

@@ -8,6 +8,8 @@
 #   shim_stop_all          SIGTERM to every shim started, waits, and fails when a shim exited
 #                          badly or logged a sanitizer report. Use it in the EXIT trap.
 #   shim_kcurl PATH [args] curl to the API server with the admin token (kube-lite or real).
+#   SHIM_WITH_CONFIG=1     (env) do not pass --no-config-file (the test passes -c FILE)
+#   SHIM_CURL_ARGS=(...)   extra curl arguments for the readiness probe (client certificates)
 
 SHIM_NS=${SHIM_NS:-commissaire-test-$$}
 SHIM_PIDS=()
@@ -46,7 +48,9 @@ shim_start() {
     : "${COMMISSAIRE_SHIM:?COMMISSAIRE_SHIM must point to the commissaire-shim binary}"
     [[ -n "$SHIM_DIR" ]] || SHIM_DIR=$(mktemp -d)
     rm -f "$SHIM_DIR/$name.port"
-    "$COMMISSAIRE_SHIM" --no-config-file --listen-interface 127.0.0.1 --listen-port 0 \
+    local noconf=--no-config-file
+    [[ "${SHIM_WITH_CONFIG:-0}" == 1 ]] && noconf=--debug
+    "$COMMISSAIRE_SHIM" "$noconf" --listen-interface 127.0.0.1 --listen-port 0 \
         --port-file "$SHIM_DIR/$name.port" --kubeconfig "$KUBECONFIG" --namespace "$SHIM_NS" \
         --debug "$@" >>"$SHIM_DIR/$name.log" 2>&1 &
     local pid=$!
