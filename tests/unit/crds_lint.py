@@ -20,6 +20,7 @@ Usage:
 Depends only on PyYAML (Debian python3-yaml) and grep -E (POSIX ERE check of patterns).
 """
 import copy
+import functools
 import glob
 import os
 import re
@@ -68,21 +69,29 @@ def err(where, msg):
 # CRD linting
 
 
-def check_pattern(where, pat):
+@functools.lru_cache(maxsize=None)
+def pattern_problems(pat):
+    """Problems of one pattern (cached: the self-test lints the same patterns many times)."""
     try:
         re.compile(pat)
     except re.error as e:
-        err(where, f"pattern does not compile: {e}")
-        return
+        return (f"pattern does not compile: {e}",)
+    out = []
     # RE2 (the apiserver) and POSIX ERE (kube-lite uses regcomp) must both accept it: no Perl
     # classes, no lookaround, no non-capturing groups.
     for bad in ("\\d", "\\w", "\\s", "(?", "\\b"):
         if bad in pat:
-            err(where, f"pattern uses {bad!r}, not portable to POSIX ERE")
+            out.append(f"pattern uses {bad!r}, not portable to POSIX ERE")
     r = subprocess.run(["grep", "-E", "-q", "--", pat], input="", text=True,
                        stderr=subprocess.PIPE)
     if r.returncode == 2:
-        err(where, f"pattern is not a valid POSIX ERE: {r.stderr.strip()}")
+        out.append(f"pattern is not a valid POSIX ERE: {r.stderr.strip()}")
+    return tuple(out)
+
+
+def check_pattern(where, pat):
+    for p in pattern_problems(pat):
+        err(where, p)
 
 
 def lint_junctor(where, node, outer):
