@@ -365,38 +365,47 @@ write_known_hosts() {
 # ---- stop -----------------------------------------------------------------------------------
 do_stop() {
   [[ -d $DIR/hosts ]] || { echo "farm: nothing to stop in $DIR"; return 0; }
-  local H p left i
-  for H in "$DIR"/hosts/*/; do H=${H%/}; touch "$H/stop"; done
-  for H in "$DIR"/hosts/*/; do
-    H=${H%/}
-    # SIGKILL the unshare (it ignores TERM); --kill-child takes the host's PID 1, and the kernel
-    # every other process of the namespace, with it.
-    [[ -s $H/ns.pid ]] && kill -KILL "$(cat "$H/ns.pid")" 2>/dev/null || true
+  local H p pid left i hosts=("$DIR"/hosts/*/)
+  hosts=("${hosts[@]%/}")
+  for H in "${hosts[@]}"; do : >"$H/stop"; done
+  for H in "${hosts[@]}"; do
+    # SIGKILL the host's hostfarm-nsinit: its child, the host's PID 1, has PDEATHSIG=KILL, and
+    # the kernel kills every other process of the namespace with it.
+    pid=; read -r pid 2>/dev/null <"$H/ns.pid" || true
+    [[ -n $pid ]] && kill -KILL "$pid" 2>/dev/null
     hf_fifo_send "$H/ctl.fifo" stop
   done
   for ((i = 0; i < 200; i++)); do
     left=0
-    for p in "$DIR"/hosts/*/loop.pid; do [[ -f $p ]] && kill -0 "$(cat "$p" 2>/dev/null || echo 0)" 2>/dev/null && left=$((left + 1)); done
+    for H in "${hosts[@]}"; do
+      pid=; read -r pid 2>/dev/null <"$H/loop.pid" || true
+      [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && left=$((left + 1))
+    done
     ((left == 0)) && break
     sleep 0.05
   done
   if ((left)); then
-    for p in "$DIR"/hosts/*/loop.pid; do [[ -f $p ]] && kill -KILL "$(cat "$p")" 2>/dev/null || true; done
+    for H in "${hosts[@]}"; do
+      pid=; read -r pid 2>/dev/null <"$H/loop.pid" || true
+      [[ -n $pid ]] && kill -KILL "$pid" 2>/dev/null
+    done
   fi
-  # Verify: nothing of ours is left — no process of a host namespace, no supervisor, nothing that
-  # names the farm directory.
-  local stray=()
+  # Verify: nothing of ours is left — no host's PID 1 or helper, no supervisor, nothing whose
+  # command line names the farm directory.
+  local stray=() st
   for ((i = 0; i < 100; i++)); do
     stray=()
-    for p in "$DIR"/hosts/*/init.pid "$DIR"/hosts/*/ns.pid "$DIR"/hosts/*/loop.pid; do
-      [[ -f $p ]] || continue
-      read -r pid <"$p" || continue
-      [[ -d /proc/$pid ]] && [[ $(cat "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f3) != Z ]] && stray+=("$pid")
+    for H in "${hosts[@]}"; do
+      for p in init.pid ns.pid loop.pid; do
+        pid=; read -r pid 2>/dev/null <"$H/$p" || continue
+        st=; read -r _ _ st _ 2>/dev/null </proc/"$pid"/stat || continue
+        [[ $st == Z ]] || stray+=("$pid")
+      done
     done
-    for p in /proc/[0-9]*; do
-      [[ ${p#/proc/} == "$$" || ${p#/proc/} == "$BASHPID" ]] && continue
-      grep -qsF -- "$DIR/" "$p/cmdline" 2>/dev/null && stray+=("${p#/proc/}")
-    done
+    while IFS= read -r p; do
+      p=${p#/proc/}; p=${p%/cmdline}
+      [[ $p == "$$" || $p == "$BASHPID" ]] || stray+=("$p")
+    done < <(grep -lsF -- "$DIR/" /proc/[0-9]*/cmdline || true)
     ((${#stray[@]} == 0)) && break
     sleep 0.05
   done
@@ -404,11 +413,14 @@ do_stop() {
     kill -KILL "${stray[@]}" 2>/dev/null || true
     die "stray processes had to be killed: ${stray[*]}"
   fi
-  for H in "$DIR"/hosts/*/; do H=${H%/}; rm -f "$H"/{ns.pid,loop.pid,init.pid}; echo stopped >"$H/status"; done
+  for H in "${hosts[@]}"; do
+    for p in ns.pid loop.pid init.pid; do [[ -e $H/$p ]] && rm -f "$H/$p"; done
+    echo stopped >"$H/status"
+  done
   if [[ -f $DIR/farm.conf ]]; then
     source "$DIR/farm.conf"
     local owner=
-    read -r owner <"$RANGES/$FARM_BASE/dir" 2>/dev/null || true
+    read -r owner 2>/dev/null <"$RANGES/$FARM_BASE/dir" || true
     [[ $owner == "$DIR" ]] && rm -rf "${RANGES:?}/$FARM_BASE"
   fi
   echo "farm: stopped ($DIR)"

@@ -16,8 +16,9 @@
  * namespace; it unshares mount and UTS namespaces, builds the view below, pivot_root()s into the
  * host root, detaches the machine's root, drops capabilities from the bounding set and execs sshd.
  * The parent stays outside as the namespace's handle: it reports readiness (sshd writes its PID
- * file only after binding its listening socket; inotify tells us, no polling), and exits when the
- * child does. Killing the parent (any signal it cannot handle, or SIGTERM, which it turns into
+ * file only after binding its listening socket; the parent checks for it every 10 ms until then —
+ * not inotify: its per-user instance limit, 128 by default, is less than a farm's host count),
+ * and exits when the child does. Killing the parent (any signal it cannot handle, or SIGTERM, which it turns into
  * SIGKILL of the child) kills PID 1, and the kernel then kills every process of the namespace:
  * this is what a farm reboot or "unreachable" is. The child has PR_SET_PDEATHSIG so it cannot
  * outlive the parent.
@@ -41,7 +42,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/inotify.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -232,6 +232,14 @@ static int child_boot(const char *dir, const char *addr) {
   return -errno;
 }
 
+/* Tells the supervisor the host will not come up (it waits for a word on ready_fd). */
+static int report_fail(int ready_fd) {
+  if (ready_fd >= 0 && write(ready_fd, "fail\n", 5) < 0) {
+    /* nobody listens for it any more */
+  }
+  return 1;
+}
+
 int main(int argc, char **argv) {
   if (argc < 3 || argc > 4) {
     fprintf(stderr, "usage: hostfarm-nsinit DIR ADDR [READY_FD]\n");
@@ -249,12 +257,6 @@ int main(int argc, char **argv) {
       !pathf(pidfile, "%s/sshd.pid", ctl))
     return 2;
 
-  /* The watch exists before sshd can write its PID file: no readiness event can be missed. */
-  int ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-  if (ino < 0 || inotify_add_watch(ino, ctl, IN_CLOSE_WRITE | IN_MOVED_TO) < 0) {
-    warnx_("inotify on %s: %s", ctl, strerror(errno));
-    return 1;
-  }
   sigset_t mask;
   sigemptyset(&mask);
   sigaddset(&mask, SIGCHLD);
@@ -262,25 +264,25 @@ int main(int argc, char **argv) {
   sigaddset(&mask, SIGINT);
   sigaddset(&mask, SIGHUP);
   if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
-    return 1;
+    return report_fail(ready_fd);
   int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
   if (sfd < 0)
-    return 1;
+    return report_fail(ready_fd);
 
   if (unshare(CLONE_NEWPID) < 0) {
     warnx_("unshare(CLONE_NEWPID): %s (needs root)", strerror(errno));
-    return 1;
+    return report_fail(ready_fd);
   }
   /* The parent holds the write end of this pipe for its whole life: the child sees POLLHUP if the
    * parent died before PR_SET_PDEATHSIG was in place (getppid() is 0 inside the new namespace,
    * so it cannot tell). */
   int alive[2];
   if (pipe2(alive, O_CLOEXEC) < 0)
-    return 1;
+    return report_fail(ready_fd);
   pid_t child = fork();
   if (child < 0) {
     warnx_("fork: %s", strerror(errno));
-    return 1;
+    return report_fail(ready_fd);
   }
   if (child == 0) {
     sigprocmask(SIG_UNBLOCK, &mask, NULL);
@@ -297,17 +299,14 @@ int main(int argc, char **argv) {
   close(alive[0]);
   bool announced = false;
   for (;;) {
-    struct pollfd pf[2] = {{.fd = sfd, .events = POLLIN}, {.fd = ino, .events = POLLIN}};
-    if (poll(pf, announced ? 1 : 2, -1) < 0) {
+    struct pollfd pf[1] = {{.fd = sfd, .events = POLLIN}};
+    if (poll(pf, 1, announced ? -1 : 10) < 0) {
       if (errno == EINTR)
         continue;
       kill(child, SIGKILL);
       break;
     }
-    if (!announced && (pf[1].revents & POLLIN)) {
-      char evbuf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-      while (read(ino, evbuf, sizeof(evbuf)) > 0) {
-      }
+    if (!announced) {
       struct stat st;
       if (stat(pidfile, &st) == 0 && st.st_size > 0) {
         announced = true;
