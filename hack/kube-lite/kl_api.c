@@ -868,7 +868,10 @@ void kl_api_handle(struct kl_http_conn *conn, const struct kl_http_req *req, voi
         }
     }
 
-    const struct kl_auth_user *user = kl_auth_lookup(srv->auth, bearer_token(req));
+    const char *token = bearer_token(req);
+    const struct kl_auth_user *user = kl_auth_lookup(srv->auth, token);
+    if (!user && !token && srv->insecure)
+        user = kl_auth_first(srv->auth);
     if (!user) {
         kl_send_status(conn, 401, "Unauthorized", "Unauthorized");
         return;

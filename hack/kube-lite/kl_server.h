@@ -26,6 +26,9 @@ struct kl_server {
     int bookmark_interval_ms;      /* BOOKMARK cadence for allowWatchBookmarks watches */
     int max_watch_s;               /* default watch length when timeoutSeconds is absent */
     char *external_url;            /* https://127.0.0.1:PORT, for /api */
+    int insecure;                  /* --http: requests without a token act as the first user,
+                                    * like the real server's old insecure port (kubectl does not
+                                    * send bearer tokens over plain HTTP) */
     /* background work (garbage collector, namespace deletion, CRD establishment) */
     pthread_t gc_thread;
     int gc_started;

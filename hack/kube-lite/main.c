@@ -236,6 +236,7 @@ int main(int argc, char **argv) {
     char *cert_dir = NULL, *url = NULL, *host = NULL;
     srv.bookmark_interval_ms = (int)opt.bookmark_interval_s * 1000;
     srv.max_watch_s = (int)opt.max_watch_s;
+    srv.insecure = opt.http;
 
     if (kl_store_init(&srv.store, (size_t)opt.history) < 0 || kl_builtin_register(&srv.store) < 0 ||
         kl_fault_new(&srv.fault) < 0) {

@@ -6,12 +6,14 @@
 #                       URL), KL_TOKEN (admin bearer token), KL_CA (CA file), KL_ADMIN (fault
 #                       injection base URL, plain HTTP, see hack/kube-lite/README.md),
 #                       KUBECACHEDIR (kubectl's discovery cache, per test).
-#                       Extra arguments are passed to kube-lite (e.g. --data-dir "$d").
+#                       Extra arguments are passed to kube-lite, with @KL_DIR@ replaced by the
+#                       temp dir (e.g. kl_start --data-dir @KL_DIR@/data).
 #                       Needs KUBE_LITE=path/to/kube-lite (set by add_test ENVIRONMENT).
 #   kl_stop             stops it (SIGTERM, waits) and removes KL_DIR; returns non-zero when
 #                       kube-lite exited badly or its log has a sanitizer report. Safe to call
 #                       twice and when nothing was started; use it in an EXIT trap.
 #   kl_restart [args]   stops and starts kube-lite again keeping KL_DIR (for --data-dir tests).
+#   kl_crash / kl_restart_after_crash [args]   SIGKILL it, then start it again (durability).
 #   kl_apply_crds       kubectl apply -k $KL_REPO/crds/ and waits until they are Established.
 #   kl_require_faults   exits 77 (ctest SKIP) when fault injection is unavailable (real cluster).
 #   kl_admin METHOD PATH [curl args]   calls the admin (fault injection) listener.
@@ -32,6 +34,11 @@ kl_log() { echo "kubelite.sh: $*" >&2; }
 
 # _kl_launch: starts the binary in KL_DIR and waits for the kubeconfig and /readyz.
 _kl_launch() {
+    local args=() a
+    for a in "$@"; do
+        args+=("${a//@KL_DIR@/$KL_DIR}")
+    done
+    set -- "${args[@]}"
     rm -f "$KL_DIR/kubeconfig" "$KL_DIR/admin-url"
     "$KUBE_LITE" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
         --kubeconfig-out "$KL_DIR/kubeconfig" --admin-url-out "$KL_DIR/admin-url" \
@@ -116,6 +123,18 @@ _kl_kill() {
 kl_restart() {
     [[ "$KL_REAL" == 1 ]] && { kl_log "kl_restart needs kube-lite"; return 1; }
     _kl_kill || { kl_log "kube-lite exited badly before restart"; return 1; }
+    _kl_launch "$@"
+}
+
+# kl_crash: SIGKILL (no clean shutdown), for durability tests; kl_restart then starts it again.
+kl_crash() {
+    [[ -n "$KL_PID" ]] || return 0
+    kill -KILL "$KL_PID" 2>/dev/null || true
+    wait "$KL_PID" 2>/dev/null || true
+    KL_PID=
+}
+
+kl_restart_after_crash() {
     _kl_launch "$@"
 }
 
