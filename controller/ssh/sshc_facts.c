@@ -1,7 +1,8 @@
 /* sshc_facts: the one-round-trip fact script and its pure parser.
  *
- * The script uses only POSIX sh builtins plus nproc (or getconf), df and uname (and rpm-ostree on
- * rpm-ostree hosts), all present on every supported OS and emulated by the host farm. Each section is introduced by a line
+ * The script uses POSIX sh builtins plus df and uname (nproc/getconf only without sysfs,
+ * rpm-ostree only when os-release lacks OSTREE_VERSION), all present on every supported OS and
+ * emulated by the host farm. Each section is introduced by a line
  * "@@facts:<name>", and "@@facts:end" closes the output, so a cut-off output is detected rather
  * than parsed as a host with no memory. Failing commands print nothing (stderr is discarded per
  * command) and the parser decides what is required. */
@@ -21,15 +22,19 @@ static const char script[] =
     /* Files are read with shell builtins (read/printf) rather than cat: every process saved
      * is a fork+exec on the host, for every host, at every check. */
     "echo '@@facts:os-release'\n"
-    "f=/etc/os-release; [ -r $f ] || f=/usr/lib/os-release\n"
-    "if [ -r $f ]; then while IFS= read -r l || [ -n \"$l\" ]; do printf '%s\\n' \"$l\"; done "
-    "<$f; fi\n"
+    "f=/etc/os-release; [ -r $f ] || f=/usr/lib/os-release; ov=\n"
+    "if [ -r $f ]; then while IFS= read -r l || [ -n \"$l\" ]; do printf '%s\\n' \"$l\"; "
+    "case $l in OSTREE_VERSION=?*) ov=1;; esac; done <$f; fi\n"
     "echo '@@facts:ostree-booted'\n"
     "if [ -e /run/ostree-booted ]; then echo yes; else echo no; fi\n"
+    /* rpm-ostree hosts name their booted tree in os-release (OSTREE_VERSION); only when that is
+     * missing is rpm-ostree itself asked (a slow program). */
     "echo '@@facts:rpm-ostree'\n"
-    "if [ -e /run/ostree-booted ]; then rpm-ostree status --json 2>/dev/null; fi\n"
+    "if [ -e /run/ostree-booted ] && [ -z \"$ov\" ]; then rpm-ostree status --json 2>/dev/null; fi\n"
+    /* Online CPUs from sysfs ("0-3,6"), read by the shell; nproc only where it is missing. */
     "echo '@@facts:nproc'\n"
-    "nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null\n"
+    "if read -r c 2>/dev/null </sys/devices/system/cpu/online; then echo \"online $c\"; "
+    "else nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null; fi\n"
     "echo '@@facts:memtotal'\n"
     "while read -r k v u; do if [ \"$k\" = MemTotal: ]; then echo \"$v\"; break; fi; done "
     "</proc/meminfo\n"
@@ -164,6 +169,8 @@ static int parse_os_release(struct span sp, struct sshc_facts *f) {
                 dst = &f->os_version_id;
             else if (kn == 4 && memcmp(k, "NAME", 4) == 0)
                 dst = &f->os_name;
+            else if (kn == 14 && memcmp(k, "OSTREE_VERSION", 14) == 0)
+                dst = &f->ostree_version;
             if (dst) {
                 int r = os_release_value(eq + 1, (size_t)(le - eq - 1), dst);
                 if (r < 0)
@@ -207,6 +214,41 @@ static int parse_rpm_ostree(struct span sp, struct sshc_facts *f) {
     }
     json_decref(root);
     return r;
+}
+
+static int parse_int(struct span sp, int64_t *ret);
+
+/* "online 0-3,6,8-9" (sysfs cpu list) → 7; or a plain number (nproc). */
+static int parse_cpus(struct span sp, int64_t *ret) {
+    const char *p = sp.p;
+    size_t n = sp.n;
+    trim(&p, &n);
+    if (n < 7 || memcmp(p, "online ", 7) != 0)
+        return parse_int(sp, ret);
+    const char *q = p + 7, *end = p + n;
+    int64_t count = 0;
+    while (q < end) {
+        char *e = NULL;
+        errno = 0;
+        long a = strtol(q, &e, 10);
+        if (e == q || errno || a < 0 || e > end)
+            return -EBADMSG;
+        long b = a;
+        q = e;
+        if (q < end && *q == '-') {
+            b = strtol(q + 1, &e, 10);
+            if (e == q + 1 || errno || b < a || e > end)
+                return -EBADMSG;
+            q = e;
+        }
+        count += b - a + 1;
+        if (q < end && *q != ',')
+            return -EBADMSG;
+        if (q < end)
+            q++;
+    }
+    *ret = count;
+    return 0;
 }
 
 static int parse_int(struct span sp, int64_t *ret) {
@@ -333,7 +375,7 @@ int sshc_facts_parse(const char *out, size_t len, struct sshc_facts *ret, struct
     }
     if (sec[SEC_RPM_OSTREE].seen)
         STEP(1, "rpm-ostree status", parse_rpm_ostree(sec[SEC_RPM_OSTREE], &f));
-    STEP(sec[SEC_NPROC].seen, "nproc", parse_int(sec[SEC_NPROC], &f.cpus));
+    STEP(sec[SEC_NPROC].seen, "nproc", parse_cpus(sec[SEC_NPROC], &f.cpus));
     STEP(f.cpus > 0, "nproc", 0);
     STEP(sec[SEC_MEMTOTAL].seen, "MemTotal", parse_int(sec[SEC_MEMTOTAL], &f.memory_kib));
     STEP(sec[SEC_DF].seen, "df -Pk /", parse_df(sec[SEC_DF], &f.space_kib));
@@ -341,6 +383,11 @@ int sshc_facts_parse(const char *out, size_t len, struct sshc_facts *ret, struct
     STEP(sec[SEC_BOOT_ID].seen, "boot_id", parse_line(sec[SEC_BOOT_ID], &f.boot_id));
     STEP(sec[SEC_HOSTNAME].seen, "hostname", parse_line(sec[SEC_HOSTNAME], &f.hostname));
 #undef STEP
+    /* OSTREE_VERSION only means something on a host booted from an OSTree. */
+    if (!f.atomic && f.ostree_version) {
+        free(f.ostree_version);
+        f.ostree_version = NULL;
+    }
     /* Optional strings become "" so callers never test for NULL. */
     char **opt[] = {&f.os_id, &f.os_id_like, &f.os_version_id, &f.os_name, &f.ostree_version};
     for (size_t i = 0; i < sizeof(opt) / sizeof(opt[0]); i++) {

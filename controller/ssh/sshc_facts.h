@@ -1,8 +1,9 @@
 /* sshc_facts: what the controller knows about a host, gathered in ONE command.
  *
  * One exec runs a fixed POSIX sh script (sshc_facts_script()) that prints delimited sections:
- * /etc/os-release, the rpm-ostree marker and booted deployment, online CPUs, MemTotal, free
- * space of /, kernel release, boot id and hostname. A pure parser turns the output into a
+ * /etc/os-release, the rpm-ostree marker (and `rpm-ostree status --json` when os-release has no
+ * OSTREE_VERSION), online CPUs, MemTotal, free space of /, kernel release, boot id and hostname.
+ * Only df and uname are separate processes on a typical host. A pure parser turns the output into a
  * struct, so it is tested on captured outputs of real systems without any host.
  *
  * Threading: the parser is pure and thread-safe; sshc_facts_gather() blocks like sshc_exec(). */
@@ -24,8 +25,9 @@ struct sshc_facts {
     char *os_version_id;  /* VERSION_ID ("39") */
     char *os_name;        /* NAME ("Fedora Linux") */
     bool atomic;          /* rpm-ostree host: /run/ostree-booted exists */
-    char *ostree_version; /* version of the booted rpm-ostree deployment, "" when none */
-    int64_t cpus;         /* online logical CPUs */
+    char *ostree_version; /* version of the booted rpm-ostree deployment (os-release
+                           * OSTREE_VERSION, else `rpm-ostree status --json`), "" when none */
+    int64_t cpus;         /* online logical CPUs (/sys/devices/system/cpu/online, else nproc) */
     int64_t memory_kib;   /* MemTotal */
     int64_t space_kib;    /* available space of / (df -Pk) */
     char *kernel;         /* uname -r */

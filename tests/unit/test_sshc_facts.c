@@ -150,6 +150,30 @@ static void test_atomic(void **state) {
     sshc_facts_done(&f);
 }
 
+static void test_atomic_from_os_release_and_sysfs_cpus(void **state) {
+    /* What the script prints on an rpm-ostree host whose os-release names the tree: rpm-ostree
+     * itself is not run, and the CPU list comes from sysfs. */
+    const char out[] = "@@facts:os-release\n"
+                       "ID=fedora\nVERSION_ID=29\nVARIANT_ID=atomic.host\n"
+                       "OSTREE_VERSION='29.20191126.0'\n"
+                       "@@facts:ostree-booted\nyes\n"
+                       "@@facts:rpm-ostree\n" TAIL("online 0-3,6,8-9", "1", "1", "k", "b", "h");
+    struct sshc_facts f = parse_ok(out);
+    assert_true(f.atomic);
+    assert_string_equal(f.ostree_version, "29.20191126.0");
+    assert_int_equal(f.cpus, 7);
+    sshc_facts_done(&f);
+    /* A single CPU, and OSTREE_VERSION on a host not booted from an OSTree is ignored. */
+    const char out2[] = "@@facts:os-release\nID=fedora\nOSTREE_VERSION=1\n"
+                        "@@facts:ostree-booted\nno\n"
+                        "@@facts:rpm-ostree\n" TAIL("online 0", "1", "1", "k", "b", "h");
+    f = parse_ok(out2);
+    assert_false(f.atomic);
+    assert_string_equal(f.ostree_version, "");
+    assert_int_equal(f.cpus, 1);
+    sshc_facts_done(&f);
+}
+
 static void test_debian_and_unknown(void **state) {
     struct sshc_facts f = parse_ok(debian);
     assert_string_equal(f.os_id, "debian");
@@ -209,6 +233,12 @@ static void test_malformed(void **state) {
     expect_bad("@@facts:os-release\n@@facts:ostree-booted\nno\n@@facts:rpm-ostree\n" TAIL(
                    "0", "1", "1", "k", "b", "h"),
                "nproc");
+    expect_bad("@@facts:os-release\n@@facts:ostree-booted\nno\n@@facts:rpm-ostree\n" TAIL(
+                   "online 3-1", "1", "1", "k", "b", "h"),
+               "nproc");
+    expect_bad("@@facts:os-release\n@@facts:ostree-booted\nno\n@@facts:rpm-ostree\n" TAIL(
+                   "online 0-3;4", "1", "1", "k", "b", "h"),
+               "nproc");
     /* Empty meminfo answer. */
     expect_bad("@@facts:os-release\n@@facts:ostree-booted\nno\n@@facts:rpm-ostree\n" TAIL(
                    "1", "", "1", "k", "b", "h"),
@@ -258,6 +288,7 @@ int main(void) {
         cmocka_unit_test(test_fedora),
         cmocka_unit_test(test_centos_and_rhel),
         cmocka_unit_test(test_atomic),
+        cmocka_unit_test(test_atomic_from_os_release_and_sysfs_cpus),
         cmocka_unit_test(test_debian_and_unknown),
         cmocka_unit_test(test_no_os_release_is_unknown_not_error),
         cmocka_unit_test(test_quoting_and_case),
