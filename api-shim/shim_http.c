@@ -531,6 +531,16 @@ static int on_request(struct shim_http *h, struct lws *wsi, struct pss *pss, con
         serve_plain(h, t, t->path);
         return 0;
     }
+    if (t->content_length < 0 && (t->method == SHIM_M_PUT || t->method == SHIM_M_POST) &&
+        lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+        /* REF silently ignores a body sent without Content-Length; acting on such a PUT with an
+         * empty body would surprise its sender, so refuse it. The unread body ends the
+         * connection. */
+        t->close_after = 1;
+        set_error(t, 411, "a request body needs a Content-Length (chunked bodies are not accepted)");
+        schedule(t);
+        return 0;
+    }
     if (t->content_length > SHIM_BODY_MAX) {
         /* Refuse before reading a byte of it, and close: the unread body must not be taken for
          * the next request. */
