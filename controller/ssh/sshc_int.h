@@ -14,6 +14,7 @@ struct sshc_session {
     char *user;
     char *kex;
     uint16_t port;
+    int fd;              /* our TCP socket, handed to libssh (see sshc_session_free()) */
     int io_timeout_ms;   /* bound for single protocol waits (channel open, SFTP packets) */
     bool broken;         /* a transport error was seen */
     char fingerprint[SSHC_FINGERPRINT_MAX];

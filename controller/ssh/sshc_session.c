@@ -261,11 +261,18 @@ void sshc_session_free(struct sshc_session *s) {
         return;
     if (s->sftp)
         sftp_free(s->sftp);
+    /* Since libssh 0.10 a socket given with SSH_OPTIONS_FD stays the caller's: disconnect and
+     * free leave it open. Some of libssh's error paths still close it, though, and then forget
+     * it (its fd becomes invalid). So the socket is closed here only while libssh still holds
+     * it as its own fd: never twice, never a number another thread got since. */
+    bool close_fd = s->fd >= 0 && s->ssh && ssh_get_fd(s->ssh) == s->fd;
     if (s->ssh) {
         if (ssh_is_connected(s->ssh))
             ssh_disconnect(s->ssh);
         ssh_free(s->ssh);
     }
+    if (close_fd)
+        close(s->fd);
     free(s->host);
     free(s->user);
     free(s->kex);
@@ -314,6 +321,7 @@ int sshc_session_connect(const struct sshc_connect_opts *o, struct sshc_session 
         r = sshc__fail(err, SSHC_ERR_SYSTEM, -ENOMEM, "out of memory");
         goto out;
     }
+    s->fd = -1;
     s->port = port;
     s->io_timeout_ms = timeout;
     s->host = strdup(o->host);
@@ -350,7 +358,9 @@ int sshc_session_connect(const struct sshc_connect_opts *o, struct sshc_session 
                        ssh_get_error(s->ssh));
         goto out;
     }
-    fd = -1; /* libssh closes it from now on */
+    /* From here sshc_session_free() closes it (ssh_connect() starts using it at once). */
+    s->fd = fd;
+    fd = -1;
     set_timeout(s->ssh, left_ms(deadline));
 
     if (ssh_connect(s->ssh) != SSH_OK) {

@@ -5,6 +5,7 @@
  * SSHIT_LOG (sshd's VERBOSE log, read to prove what the server saw).
  * The commands sent are harmless (echo, sleep, head, cat of /proc files, files under SSHIT_DIR). */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -391,6 +392,44 @@ static void test_dns_failure(void **state) {
     assert_int_equal(err.kind, SSHC_ERR_DNS);
 }
 
+static int count_fds(void) {
+    int n = 0;
+    for (int fd = 0; fd < 4096; fd++)
+        n += fcntl(fd, F_GETFD) >= 0;
+    return n;
+}
+
+/* Every path through connect (success, auth failure, host-key mismatch, handshake timeout)
+ * closes its socket: a controller connecting to thousands of hosts must not leak descriptors. */
+static void test_no_descriptor_leak(void **state) {
+    int silent = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t l = sizeof(a);
+    assert_int_equal(bind(silent, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(silent, 16), 0);
+    assert_int_equal(getsockname(silent, (struct sockaddr *)&a, &l), 0);
+    int before = count_fds();
+    for (int i = 0; i < 3; i++) {
+        struct sshc_session *s = connect_ok(key_ed25519);
+        struct sshc_result res;
+        assert_int_equal(sshc_exec(s, "true", NULL, &res, NULL), 0);
+        sshc_result_done(&res);
+        assert_int_equal(sshc_upload(s, "/dev/null/x", "x", 1, 0644, 0, NULL, NULL) < 0, 1);
+        sshc_session_free(s);
+        struct sshc_connect_opts o = opts(key_wrong);
+        assert_int_equal(sshc_session_connect(&o, &s, NULL), -EACCES);
+        o = opts(key_ed25519);
+        o.expected_fingerprint = "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+        assert_int_equal(sshc_session_connect(&o, &s, NULL), -EBADMSG);
+        o.expected_fingerprint = NULL;
+        o.port = ntohs(a.sin_port);
+        o.connect_timeout_ms = 200;
+        assert_int_equal(sshc_session_connect(&o, &s, NULL), -ETIMEDOUT);
+    }
+    assert_int_equal(count_fds(), before);
+    close(silent);
+}
+
 struct worker {
     struct sshc_pool *pool;
     int rc;
@@ -505,6 +544,7 @@ int main(void) {
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_silent_server_times_out),
         cmocka_unit_test(test_dns_failure),
+        cmocka_unit_test(test_no_descriptor_leak),
         cmocka_unit_test(test_pool_limit_under_concurrency),
         cmocka_unit_test(test_pool_try_get_full_and_reuse),
     };
