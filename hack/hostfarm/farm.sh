@@ -465,7 +465,8 @@ do_max_down() {
 }
 
 # ---- host actions -------------------------------------------------------------------------------
-kill_ns() { [[ -s $1/ns.pid ]] && kill -KILL "$(cat "$1/ns.pid")" 2>/dev/null || true; }
+# SIGTERM: hostfarm-nsinit turns it into SIGKILL of the host's PID 1 and exits cleanly.
+kill_ns() { local p=; read -r p 2>/dev/null <"$1/ns.pid" || true; [[ -n $p ]] && kill -TERM "$p" 2>/dev/null || true; }
 ns_enter() { # ns_enter HOSTDIR ARGS… — run a command in the host's mount+UTS namespaces
   local ip
   [[ -s $1/init.pid ]] || return 0

@@ -103,6 +103,8 @@ while :; do
     failures=$((failures + 1))
   fi
   wait "$nspid"
+  # First of all: nobody may read "up" any more once a down period is in the log.
+  status down
   rm -f "$H/ns.pid" "$H/init.pid" "$HF/ctl/sshd.pid"
   hf_now; now=$HF_NOW
   read -r old <"$HF/facts/boot_id"

@@ -12,8 +12,7 @@
  * processes that is ~25 fork+execs per host, which for 200 hosts on 2 shared cores is tens of
  * seconds. Here it is one exec and a few dozen system calls.
  *
- * Design. The process forks once after unshare(CLONE_NEWPID): the child is PID 1 of the new PID
- * namespace; it unshares mount and UTS namespaces, builds the view below, pivot_root()s into the
+ * Design. The process clones once with CLONE_NEWPID: the child is PID 1 of the new PID namespace; it unshares mount and UTS namespaces, builds the view below, pivot_root()s into the
  * host root, detaches the machine's root, drops capabilities from the bounding set and execs sshd.
  * The parent stays outside as the namespace's handle: it reports readiness (sshd writes its PID
  * file only after binding its listening socket; the parent checks for it every 10 ms until then —
@@ -269,19 +268,18 @@ int main(int argc, char **argv) {
   if (sfd < 0)
     return report_fail(ready_fd);
 
-  if (unshare(CLONE_NEWPID) < 0) {
-    warnx_("unshare(CLONE_NEWPID): %s (needs root)", strerror(errno));
-    return report_fail(ready_fd);
-  }
   /* The parent holds the write end of this pipe for its whole life: the child sees POLLHUP if the
    * parent died before PR_SET_PDEATHSIG was in place (getppid() is 0 inside the new namespace,
    * so it cannot tell). */
   int alive[2];
   if (pipe2(alive, O_CLOEXEC) < 0)
     return report_fail(ready_fd);
-  pid_t child = fork();
+  /* clone(CLONE_NEWPID) rather than unshare(): only the child enters the new PID namespace. The
+   * parent's later children (e.g. a sanitizer's helper threads) must not land in a namespace
+   * whose PID 1 may already be dead. A NULL stack makes clone behave like fork. */
+  pid_t child = (pid_t)syscall(SYS_clone, (unsigned long)(CLONE_NEWPID | SIGCHLD), NULL, NULL, NULL, 0UL);
   if (child < 0) {
-    warnx_("fork: %s", strerror(errno));
+    warnx_("clone(CLONE_NEWPID): %s (needs root)", strerror(errno));
     return report_fail(ready_fd);
   }
   if (child == 0) {
