@@ -199,7 +199,7 @@ static const struct shim_auth_builtin *find_builtin(const char *name,
 static int is_path(const char *m) {
     size_t n = strlen(m);
 
-    return strchr(m, '/') || (n > 3 && strcmp(m + n - 3, ".so") == 0);
+    return strchr(m, '/') || (n > 3 && strcmp(m + n - 3, ".so") == 0) || strstr(m, ".so.");
 }
 
 int shim_auth_new(const struct shim_auth_spec *specs, size_t n, const struct shim_auth_builtin *extra,

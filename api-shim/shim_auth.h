@@ -53,7 +53,7 @@ struct shim_auth;
 
 /* Builds the chain. Module names: "httpbasicauth", "httpauthclientcert" and the names in
  * extra[] (optionally prefixed "commissaire_http.authentication."), or a path to a .so (contains
- * '/' or ends in ".so"). n == 0 builds a deny-all chain (REF). On failure returns a negative
+ * '/', ends in ".so" or has ".so."). n == 0 builds a deny-all chain (REF). On failure returns a negative
  * errno with a reason in err. Warnings that do not stop start-up (REF ignores an unreadable users
  * file) are appended to warn (may be NULL). */
 int shim_auth_new(const struct shim_auth_spec *specs, size_t n, const struct shim_auth_builtin *extra,
