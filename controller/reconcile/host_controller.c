@@ -548,12 +548,16 @@ static const char *node_name_of(const json_t *host, char **owned) {
  * pass's changes) and writing it. */
 static struct rc_result do_register(struct pass *p, struct upd *u) {
     enum host_phase from = phase_of(p->host);
-    const char *cluster = cm_json_get_str(p->host, "spec.cluster");
+    /* A copy: every commit() replaces p->host, and with it the strings borrowed from it. */
+    char cluster_buf[256];
+    snprintf(cluster_buf, sizeof cluster_buf, "%s",
+             or_empty(cm_json_get_str(p->host, "spec.cluster")));
+    const char *cluster = cluster_buf;
     struct rc_result res;
     if (!p->managed) {
         const char *why, *reason;
         char buf[300];
-        if (!cluster || !*cluster) {
+        if (!*cluster) {
             reason = "NoCluster";
             why = "the host belongs to no cluster";
         } else if (!p->cm_named) {

@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# A Host with a good key goes investigating -> bootstrapping -> active (managed cluster, the
+# fake kubelet marks its Node Ready) with facts equal to the farm's; every OS profile runs its
+# commands in order, and a second run (the Host re-created) changes nothing. The Node is created
+# and labelled with the cluster; the Host gets its finalizer and label; metrics and health
+# endpoints answer; a trivial container manager leaves hosts disassociated.
+set -euo pipefail
+source "$(dirname "$0")/controller_host_lib.sh"
+
+ct_setup
+ct_farm 6 fedora,centos,rhel,atomic,debian,fedora
+ct_secret farm-key
+kubectl apply -f - >/dev/null <<YAML
+apiVersion: commissaire.io/v1alpha1
+kind: ContainerManager
+metadata: {name: k8s, namespace: $NS}
+spec: {type: kubernetes, inCluster: true}
+---
+apiVersion: commissaire.io/v1alpha1
+kind: ContainerManager
+metadata: {name: triv, namespace: $NS}
+spec: {type: trivial}
+---
+apiVersion: commissaire.io/v1alpha1
+kind: Cluster
+metadata: {name: prod, namespace: $NS}
+spec: {containerManager: k8s}
+---
+apiVersion: commissaire.io/v1alpha1
+kind: Cluster
+metadata: {name: lab, namespace: $NS}
+spec: {containerManager: triv}
+YAML
+ct_fake_kubelet
+ct_controller
+
+managed=("${FARM_ADDRS[@]:0:5}")
+unmanaged=${FARM_ADDRS[5]}
+for a in "${managed[@]}"; do ct_host "$a" "cluster: prod"; done
+ct_host "$unmanaged" "cluster: lab"
+
+ct_wait 20 "the default Network" kubectl -n $NS get network default
+ct_expect_eq "default network type" "$(ct_jp network default .spec.type)" flannel_etcd
+
+for a in "${managed[@]}"; do ct_wait 90 "$a active" ct_phase_is "$a" active; done
+ct_wait 30 "$unmanaged disassociated" ct_phase_is "$unmanaged" disassociated
+ct_log "all hosts settled"
+ct_hosts_snapshot
+ct_farm_snapshot
+
+for a in "${FARM_ADDRS[@]}"; do
+    os=$(ct_farm_state "$a" os)
+    want_os=$os want_atomic=false
+    if [[ $os == atomic ]]; then want_os=fedora want_atomic=true; fi
+    ct_expect_eq "$a os" "$(ct_h "$a" .status.os)" "$want_os"
+    ct_expect_eq "$a atomic" "$(ct_h "$a" .status.atomic)" "$want_atomic"
+    ct_expect_eq "$a osVersion" "$(ct_h "$a" .status.osVersion)" "$(ct_farm_state "$a" os_version)"
+    for f in cpus memory space kernel hostname; do
+        ct_expect_eq "$a $f" "$(ct_h "$a" .status.$f)" "$(ct_farm_state "$a" $f)"
+    done
+    ct_expect_eq "$a bootID" "$(ct_h "$a" .status.bootID)" "$(ct_farm_state "$a" boot_id)"
+    ct_expect_eq "$a host key (TOFU)" "$(ct_h "$a" .status.hostKeyFingerprint)" "$(ct_farm_state "$a" host_key)"
+    ct_expect_eq "$a finalizer" "$(ct_h "$a" '.metadata.finalizers[0]')" commissaire.io/host-cleanup
+    [[ -n "$(ct_h "$a" .status.lastCheck)" ]] || ct_fail "$a has no lastCheck"
+    ct_expect_eq "$a Reachable" "$(ct_hcond "$a" Reachable status)" True
+    ct_expect_eq "$a Bootstrapped" "$(ct_hcond "$a" Bootstrapped status)" True
+done
+kubectl get nodes -o json >"$KL_DIR/nodes.json"
+for a in "${managed[@]}"; do
+    ct_expect_eq "$a label" "$(ct_h "$a" '.metadata.labels["commissaire.io/cluster"]')" prod
+    ct_expect_eq "$a nodeName" "$(ct_h "$a" .status.nodeName)" "$a"
+    ct_expect_eq "$a Ready" "$(ct_hcond "$a" Ready status)/$(ct_hcond "$a" Ready reason)" True/Active
+    ct_expect_eq "$a NodeRegistered" "$(ct_hcond "$a" NodeRegistered status)" True
+    ct_expect_eq "$a NodeReady" "$(ct_hcond "$a" NodeReady status)" True
+    ct_expect_eq "node $a label" \
+        "$(jq -r --arg n "$a" '.items[] | select(.metadata.name == $n) | .metadata.labels["commissaire.io/cluster"]' "$KL_DIR/nodes.json")" prod
+done
+ct_expect_eq "$unmanaged Ready" "$(ct_hcond "$unmanaged" Ready status)/$(ct_hcond "$unmanaged" Ready reason)" True/Disassociated
+ct_expect_eq "$unmanaged NodeRegistered reason" "$(ct_hcond "$unmanaged" NodeRegistered reason)" TrivialContainerManager
+[[ -z "$(jq -r --arg n "$unmanaged" '.items[] | select(.metadata.name == $n) | .metadata.name' "$KL_DIR/nodes.json")" ]] ||
+    ct_fail "a trivial manager registered a node"
+
+# Each profile's commands, in order: the farm's records minus the read-only checks must be
+# exactly the applicable steps' apply commands.
+profile_file() { echo "$REPO/controller/hostos/profiles/$(ct_farm_state "$1" os).yaml"; }
+profile_cmds() { python3 "$REPO/tests/integration/controller_host_profile_cmds.py" "$@"; }
+# changes ADDR MANAGED [FROM_LINE]: the recorded stand-in commands that are not checks or facts.
+changes() {
+    profile_cmds "$(profile_file "$1")" check "$2" | sort -u >"$KL_DIR/checks"
+    ct_farm_cmds "$1" | tail -n +"${3:-1}" | grep -vxF -f "$KL_DIR/checks" |
+        grep -vE '^(nproc|df|uname|hostname|rpm-ostree status)( |$)' || true
+}
+kubectl -n $NS get events -o json >"$KL_DIR/events.json"
+for a in "${FARM_ADDRS[@]}"; do
+    m=1
+    if [[ $a == "$unmanaged" ]]; then m=0; fi
+    want=$(profile_cmds "$(profile_file "$a")" apply $m)
+    if [[ $(ct_farm_state "$a" os) == atomic ]]; then
+        # The atomic farm image ships the packages: only the service steps apply.
+        want=$(grep -v '^rpm-ostree install' <<<"$want")
+    fi
+    got=$(changes "$a" $m)
+    if [[ "$got" != "$want" ]]; then
+        diff <(echo "$want") <(echo "$got") >&2 || true
+        ct_fail "$a ($(ct_farm_state "$a" os)): commands differ from the profile's (< want, > got)"
+    fi
+    n=$(jq --arg n "$a" '[.items[] | select(.involvedObject.name == $n and .reason == "BootstrapStep")] | length' "$KL_DIR/events.json")
+    [[ $n -ge 1 ]] || ct_fail "$a: no BootstrapStep Event"
+done
+ct_log "every profile ran its commands in order"
+
+# Metrics and health.
+curl -sf "http://127.0.0.1:$CT_METRICS/healthz" | grep -qx ok || ct_fail "/healthz"
+curl -sf "http://127.0.0.1:$CT_METRICS/readyz" | grep -qx ok || ct_fail "/readyz"
+metrics=$(curl -sf "http://127.0.0.1:$CT_METRICS/metrics")
+# Every sample line is "name{labels} value": the Prometheus text format.
+bad=$(grep -vE '^#|^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*"(,[a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*")*\})? [-+0-9.eEInf]+$' <<<"$metrics" || true)
+[[ -z "$bad" ]] || ct_fail "metrics lines not in Prometheus text format: $bad"
+ct_expect_eq "hosts active" "$(ct_metric 'commissaire_controller_hosts{phase="active"}')" 5
+ct_expect_eq "hosts disassociated" "$(ct_metric 'commissaire_controller_hosts{phase="disassociated"}')" 1
+ct_expect_eq "leader" "$(ct_metric commissaire_controller_leader)" 1
+for m in 'commissaire_controller_reconcile_total{kind="Host"}' \
+    'commissaire_controller_ssh_command_duration_seconds_count' \
+    'commissaire_controller_api_requests_total{verb="PUT",code="200"}'; do
+    v=$(ct_metric "$m")
+    [[ -n "$v" && "$v" != 0 ]] || ct_fail "metric $m is '$v'"
+done
+grep -q 'commissaire_controller_reconcile_duration_seconds_bucket{kind="Host",le="+Inf"}' <<<"$metrics" || ct_fail "no reconcile histogram"
+grep -q 'commissaire_controller_workqueue_depth{kind="Cluster"}' <<<"$metrics" || ct_fail "no queue depth"
+
+# Secrets never reach the log (the log runs at debug level here).
+keyline=$(sed -n 2p "$FARM_KEY")
+if grep -qF "$keyline" "$CT_LOG"; then ct_fail "the private key is in the controller log"; fi
+
+# Second run: the Hosts are deleted (finalizer released) and created again; re-investigation
+# and bootstrap must only check, never change anything.
+declare -A before
+for a in "${FARM_ADDRS[@]}"; do before[$a]=$(($(ct_farm_cmds "$a" | wc -l) + 1)); done
+kubectl -n $NS delete hosts --all --timeout=60s >/dev/null
+for a in "${managed[@]}"; do ct_host "$a" "cluster: prod"; done
+ct_host "$unmanaged" "cluster: lab"
+for a in "${managed[@]}"; do ct_wait 60 "$a active again" ct_phase_is "$a" active; done
+ct_wait 30 "$unmanaged disassociated again" ct_phase_is "$unmanaged" disassociated
+for a in "${FARM_ADDRS[@]}"; do
+    m=1
+    if [[ $a == "$unmanaged" ]]; then m=0; fi
+    c=$(changes "$a" $m "${before[$a]}")
+    [[ -z "$c" ]] || ct_fail "$a: the second run changed the host: $c"
+    [[ $(ct_farm_cmds "$a" | tail -n +"${before[$a]}" | wc -l) -gt 0 ]] || ct_fail "$a: the second run checked nothing"
+done
+ct_log "second run changed nothing"
+
+ct_stop_controller
+ct_log "PASS"
