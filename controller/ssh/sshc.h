@@ -76,6 +76,10 @@ struct sshc_connect_opts {
     const char *expected_fingerprint;
     int connect_timeout_ms;           /* TCP connect + SSH handshake + auth; 0 means 10000 */
     const char *kex;                  /* libssh KEX list; NULL means curve25519-sha256 first */
+    /* Act as root through `sudo -n` (a non-root remoteUser with password-less sudo, like the
+     * original's Ansible become): commands run as `sudo -n -- sh -c '<command>'`, uploads go
+     * to a private temporary file and are installed with sudo. */
+    bool sudo;
 };
 
 struct sshc_session;
@@ -97,11 +101,17 @@ const char *sshc_session_host(const struct sshc_session *s);
 uint16_t sshc_session_port(const struct sshc_session *s);
 /* False once a transport error was seen: such a session must not be reused. */
 bool sshc_session_usable(const struct sshc_session *s);
+/* True when commands and uploads go through sudo (opts.sudo). */
+bool sshc_session_sudo(const struct sshc_session *s);
+
+/* Appends s to out as one single-quoted POSIX shell word. Returns 0 or -ENOMEM/-E2BIG. */
+int sshc_shell_quote(struct cm_buf *out, const char *s);
 
 struct sshc_exec_opts {
     int timeout_ms;       /* whole command; 0 means 60000 */
     size_t stdout_cap;    /* bytes kept; 0 means 1 MiB. Output past it is read and dropped. */
     size_t stderr_cap;    /* bytes kept; 0 means 64 KiB */
+    bool unprivileged;    /* on a sudo session: run as the remote user (facts need no root) */
 };
 
 struct sshc_result {
@@ -165,7 +175,8 @@ enum sshc_upload_flags {
  * *ret_changed (optional) is set to whether anything was written. Returns 0 or a negative errno
  * (err kind SSHC_ERR_SFTP, or SSHC_ERR_PROTOCOL). Blocks for the transfer (the session's
  * connect timeout bounds each SFTP packet wait). The SFTP channel is opened on first use and
- * kept with the session. */
+ * kept with the session. On a sudo session the bytes go to a 0600 file under /tmp over SFTP and
+ * are installed to path with `sudo -n install` (same flags and results). */
 int sshc_upload(struct sshc_session *s, const char *path, const void *data, size_t len,
                 unsigned mode, unsigned flags, bool *ret_changed, struct sshc_error *err);
 

@@ -98,6 +98,17 @@ int sshc_exec(struct sshc_session *s, const char *command, const struct sshc_exe
     if (!sshc_session_usable(s))
         return sshc__fail(err, SSHC_ERR_PROTOCOL, -EPROTO, "connection to %s is closed", s->host);
 
+    struct cm_buf wrapped;
+    cm_buf_init(&wrapped, 0);
+    if (s->sudo && !(o && o->unprivileged)) {
+        /* sudo -n never prompts: a missing sudo rule is an error (exit 1), not a hang. */
+        if (cm_buf_puts(&wrapped, "sudo -n -- sh -c ") < 0 ||
+            sshc_shell_quote(&wrapped, command) < 0) {
+            cm_buf_done(&wrapped);
+            return sshc__fail(err, SSHC_ERR_SYSTEM, -ENOMEM, "out of memory");
+        }
+        command = wrapped.data;
+    }
     int timeout = o && o->timeout_ms > 0 ? o->timeout_ms : DEFAULT_TIMEOUT_MS;
     int64_t start = cm_time_mono_ms();
     int64_t deadline = start + timeout;
@@ -175,6 +186,7 @@ out:
             ssh_channel_close(ch);
         ssh_channel_free(ch);
     }
+    cm_buf_done(&wrapped);
     ret->duration_ms = cm_time_mono_ms() - start;
     return r;
 }

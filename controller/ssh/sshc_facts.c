@@ -413,6 +413,7 @@ int sshc_facts_gather(struct sshc_session *s, int timeout_ms, struct sshc_facts 
         .timeout_ms = timeout_ms > 0 ? timeout_ms : 20000,
         .stdout_cap = 256u << 10,
         .stderr_cap = 16u << 10,
+        .unprivileged = true, /* nothing here needs root */
     };
     struct sshc_result res;
     int r = sshc_exec(s, script, &o, &res, err);

@@ -17,6 +17,7 @@ struct sshc_session {
     int fd;              /* our TCP socket, handed to libssh (see sshc_session_free()) */
     int io_timeout_ms;   /* bound for single protocol waits (channel open, SFTP packets) */
     bool broken;         /* a transport error was seen */
+    bool sudo;           /* commands and uploads through sudo -n */
     char fingerprint[SSHC_FINGERPRINT_MAX];
     /* Identity for the pool's idle cache (a digest; see sshc_pool.c). */
     unsigned char pool_key[32];

@@ -323,6 +323,7 @@ int sshc_session_connect(const struct sshc_connect_opts *o, struct sshc_session 
     }
     s->fd = -1;
     s->port = port;
+    s->sudo = o->sudo;
     s->io_timeout_ms = timeout;
     s->host = strdup(o->host);
     s->user = strdup(user);
@@ -435,6 +436,17 @@ const char *sshc_session_host(const struct sshc_session *s) {
 uint16_t sshc_session_port(const struct sshc_session *s) {
     return s->port;
 }
+bool sshc_session_sudo(const struct sshc_session *s) {
+    return s->sudo;
+}
+
+int sshc_shell_quote(struct cm_buf *out, const char *s) {
+    int r = cm_buf_puts(out, "'");
+    for (const char *p = s; r == 0 && *p; p++)
+        r = *p == '\'' ? cm_buf_puts(out, "'\\''") : cm_buf_append(out, p, 1);
+    return r ? r : cm_buf_puts(out, "'");
+}
+
 bool sshc_session_usable(const struct sshc_session *s) {
     return s && !s->broken && ssh_is_connected(s->ssh);
 }

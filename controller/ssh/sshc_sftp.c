@@ -8,6 +8,7 @@
 #include "sshc_int.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,13 +140,11 @@ static int make_parents(struct sshc_session *s, const char *path, struct sshc_er
             continue;
         *p = '\0';
         if (sftp_mkdir(s->sftp, dir, 0755) < 0) {
-            int e = sftp_errno(s->sftp);
             /* OpenSSH reports an existing directory as a generic failure; stat decides. */
             sftp_attributes d = sftp_stat(s->sftp, dir);
             bool isdir = d && d->type == SSH_FILEXFER_TYPE_DIRECTORY;
             sftp_attributes_free(d);
             if (!isdir) {
-                (void)e;
                 r = sftp_fail(s, err, "mkdir", dir);
                 goto out;
             }
@@ -156,6 +155,103 @@ static int make_parents(struct sshc_session *s, const char *path, struct sshc_er
     }
 out:
     free(dir);
+    return r;
+}
+
+/* Runs a privileged helper command built from fixed text and quoted words; 0 when it exited 0. */
+static int run_helper(struct sshc_session *s, struct cm_buf *cmd, size_t out_cap,
+                      struct sshc_result *res, struct sshc_error *err) {
+    struct sshc_exec_opts o = {.timeout_ms = s->io_timeout_ms > 30000 ? s->io_timeout_ms : 30000,
+                               .stdout_cap = out_cap};
+    int r = sshc_exec(s, cmd->data, &o, res, err);
+    cm_buf_reset(cmd);
+    return r;
+}
+
+/* Upload for sudo sessions: SFTP writes as the remote user, so the bytes go to a private file
+ * under /tmp and root installs them. */
+static int upload_sudo(struct sshc_session *s, const char *path, const void *data, size_t len,
+                       unsigned mode, unsigned flags, bool *ret_changed, struct sshc_error *err) {
+    struct cm_buf cmd;
+    cm_buf_init(&cmd, 0);
+    struct sshc_result res = {0};
+    char *tmp = NULL;
+    int r = 0;
+    char modestr[8];
+    snprintf(modestr, sizeof(modestr), "%04o", mode);
+    if (flags & SSHC_UPLOAD_IF_CHANGED) {
+        /* First line: the mode; then the content. A missing file fails the stat. */
+        if (cm_buf_puts(&cmd, "stat -c %a -- ") < 0 || sshc_shell_quote(&cmd, path) < 0 ||
+            cm_buf_puts(&cmd, " && cat -- ") < 0 || sshc_shell_quote(&cmd, path) < 0) {
+            r = sshc__fail(err, SSHC_ERR_SYSTEM, -ENOMEM, "out of memory");
+            goto out;
+        }
+        r = run_helper(s, &cmd, COMPARE_MAX + 16, &res, err);
+        if (r < 0)
+            goto out;
+        const char *nl = memchr(res.out.data, '\n', res.out.len);
+        if (res.exit_status == 0 && nl && !res.out_truncated &&
+            strtoul(res.out.data, NULL, 8) == (mode & 07777) &&
+            (size_t)(res.out.data + res.out.len - nl - 1) == len &&
+            memcmp(nl + 1, data, len) == 0) {
+            if (ret_changed)
+                *ret_changed = false;
+            goto out;
+        }
+        sshc_result_done(&res);
+    }
+    char rnd[13];
+    if ((r = sshc__random_hex(rnd, 12)) < 0 || asprintf(&tmp, "/tmp/.sshc-%s", rnd) < 0) {
+        tmp = NULL;
+        r = sshc__fail(err, SSHC_ERR_SYSTEM, r < 0 ? r : -ENOMEM, "cannot name a temporary file");
+        goto out;
+    }
+    sftp_file f = sftp_open(s->sftp, tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (!f) {
+        r = sftp_fail(s, err, "create", tmp);
+        goto out;
+    }
+    for (size_t off = 0; off < len;) {
+        size_t want = len - off > CHUNK ? CHUNK : len - off;
+        ssize_t n = sftp_write(f, (const char *)data + off, want);
+        if (n <= 0) {
+            r = sftp_fail(s, err, "write", tmp);
+            sftp_close(f);
+            goto out;
+        }
+        off += (size_t)n;
+    }
+    if (sftp_close(f) < 0) {
+        r = sftp_fail(s, err, "write", tmp);
+        goto out;
+    }
+    const char *slash = strrchr(path, '/');
+    char *dir = strndup(path, slash > path ? (size_t)(slash - path) : 1);
+    if (!dir || cm_buf_puts(&cmd, "mkdir -p -m 0755 -- ") < 0 || sshc_shell_quote(&cmd, dir) < 0 ||
+        cm_buf_printf(&cmd, " && install -m %s -- ", modestr) < 0 ||
+        sshc_shell_quote(&cmd, tmp) < 0 || cm_buf_puts(&cmd, " ") < 0 ||
+        sshc_shell_quote(&cmd, path) < 0 || cm_buf_puts(&cmd, "; rc=$?; rm -f -- ") < 0 ||
+        sshc_shell_quote(&cmd, tmp) < 0 || cm_buf_puts(&cmd, "; exit $rc") < 0) {
+        free(dir);
+        r = sshc__fail(err, SSHC_ERR_SYSTEM, -ENOMEM, "out of memory");
+        goto out;
+    }
+    free(dir);
+    r = run_helper(s, &cmd, 16u << 10, &res, err);
+    if (r == 0 && res.exit_status != 0)
+        r = sshc__fail(err, SSHC_ERR_SFTP, -EACCES,
+                       "installing %s on %s with sudo failed (exit %d): %.120s", path, s->host,
+                       res.exit_status, res.err.data);
+    if (r == 0 && ret_changed)
+        *ret_changed = true;
+    free(tmp);
+    tmp = NULL; /* removed by the install command */
+out:
+    if (tmp && sshc_session_usable(s))
+        (void)sftp_unlink(s->sftp, tmp);
+    free(tmp);
+    sshc_result_done(&res);
+    cm_buf_done(&cmd);
     return r;
 }
 
@@ -170,6 +266,8 @@ int sshc_upload(struct sshc_session *s, const char *path, const void *data, size
     int r = ensure_sftp(s, err);
     if (r < 0)
         return r;
+    if (s->sudo)
+        return upload_sudo(s, path, data, len, mode, flags, ret_changed, err);
     if (flags & SSHC_UPLOAD_IF_CHANGED) {
         r = remote_equal(s, path, data, len, mode, err);
         if (r < 0)

@@ -566,6 +566,62 @@ static void test_failures_from_the_farm(void **state) {
     sshc_session_free(s);
 }
 
+/* A sudo session (non-root remoteUser): commands and uploads go through `sudo -n`, facts do
+ * not. The farm's sessions are root already, but its sudo stand-in records every use. */
+static void test_sudo_session(void **state) {
+    struct fhost *h = by_os("centos");
+    struct sshc_connect_opts o = opts(h);
+    o.sudo = true;
+    struct sshc_session *s = NULL;
+    struct sshc_error err;
+    assert_int_equal(sshc_session_connect(&o, &s, &err), 0);
+    assert_true(sshc_session_sudo(s));
+    size_t off = records_size(h->addr);
+    struct sshc_result res;
+    assert_int_equal(sshc_exec(s, "echo 'it''s' \"$((1+1))\"", NULL, &res, &err), 0);
+    assert_string_equal(res.out.data, "its 2\n");
+    sshc_result_done(&res);
+    int sudos = 0;
+    char(*rec)[512] = calloc(64, 512);
+    int n = recorded_execs(h->addr, off, rec, 64, &sudos, "sudo -n -- sh -c");
+    assert_int_equal(n, 1);
+    assert_int_equal(sudos, 1);
+    const char *content = "a='b'\n$(x)\n";
+    bool changed = false;
+    int r = sshc_upload(s, "/etc/commissaire/sudo-test.conf", content, strlen(content), 0640,
+                        SSHC_UPLOAD_IF_CHANGED, &changed, &err);
+    if (r < 0)
+        fail_msg("sudo upload: %s", err.message);
+    assert_true(changed);
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/hosts/%s/root/etc/commissaire/sudo-test.conf", farm_dir,
+             h->addr);
+    char *got = slurp(path, NULL);
+    assert_non_null(got);
+    assert_string_equal(got, content);
+    free(got);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0640);
+    assert_int_equal(sshc_upload(s, "/etc/commissaire/sudo-test.conf", content, strlen(content),
+                                 0640, SSHC_UPLOAD_IF_CHANGED, &changed, &err),
+                     0);
+    assert_false(changed);
+    /* No temporary file is left in /tmp. */
+    assert_int_equal(sshc_exec(s, "ls -A /tmp | grep -c sshc || true", NULL, &res, &err), 0);
+    assert_string_equal(res.out.data, "0\n");
+    sshc_result_done(&res);
+    /* Facts run as the user: no sudo in the records for them. */
+    off = records_size(h->addr);
+    struct sshc_facts f;
+    assert_int_equal(sshc_facts_gather(s, 10000, &f, &err), 0);
+    sshc_facts_done(&f);
+    recorded_execs(h->addr, off, rec, 64, &sudos, "sudo");
+    assert_int_equal(sudos, 0);
+    free(rec);
+    sshc_session_free(s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_facts_equal_farm),
@@ -576,6 +632,7 @@ int main(void) {
         cmocka_unit_test(test_bootstrap_debian),
         cmocka_unit_test(test_teardown_fedora),
         cmocka_unit_test(test_deploy_and_reboot_atomic),
+        cmocka_unit_test(test_sudo_session),
         cmocka_unit_test(test_hostkey_mismatch_runs_nothing),
         cmocka_unit_test(test_failures_from_the_farm),
     };

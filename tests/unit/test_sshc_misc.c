@@ -113,6 +113,20 @@ static void test_batch_parse_stop_and_forgery(void **state) {
     assert_null(it[0].output);
 }
 
+static void test_shell_quote(void **state) {
+    struct cm_buf b;
+    cm_buf_init(&b, 0);
+    assert_int_equal(sshc_shell_quote(&b, "plain"), 0);
+    assert_string_equal(b.data, "'plain'");
+    cm_buf_reset(&b);
+    assert_int_equal(sshc_shell_quote(&b, "it's $(x) `y` \"z\""), 0);
+    assert_string_equal(b.data, "'it'\\''s $(x) `y` \"z\"'");
+    cm_buf_reset(&b);
+    assert_int_equal(sshc_shell_quote(&b, ""), 0);
+    assert_string_equal(b.data, "''");
+    cm_buf_done(&b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fingerprint_matches_openssh),
@@ -121,6 +135,7 @@ int main(void) {
         cmocka_unit_test(test_batch_script_shape),
         cmocka_unit_test(test_batch_parse),
         cmocka_unit_test(test_batch_parse_stop_and_forgery),
+        cmocka_unit_test(test_shell_quote),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
