@@ -21,6 +21,8 @@ EOF
   exit 2
 }
 die() { echo "farm.sh: $*" >&2; exit 1; }
+# FARM_TIMING=1 prints how long each start phase took (stderr).
+phase() { [[ ${FARM_TIMING:-0} == 1 ]] && echo "farm.sh: $(($(hf_now_ms) - ${t0:-0})) ms: $*" >&2; return 0; }
 
 # ---- argument parsing: options anywhere, the rest are positional ---------------------------------
 cmd=${1:-}; [[ -n $cmd ]] || usage; shift
@@ -93,9 +95,10 @@ pick_base() {
 }
 
 # ---- start ----------------------------------------------------------------------------------
-# The host template: hosts/ADDR is a copy of it (one `cp -a` per host; fifos included).
+# The host template: hosts/ADDR is a copy of it (one `cp -a` per host; fifos included). Built
+# once into the artifact cache (build_template DEST).
 build_template() {
-  local ht=$DIR/host-template t=$DIR/host-template/root n f
+  local ht=$1 t=$1/root n f
   rm -rf "$ht" && mkdir -p "$t" "$ht/usr-upper" "$ht/usr-work"
   mkfifo "$ht/ctl.fifo" "$ht/sleep.fifo" "$ht/ready.fifo"
   (cd "$t" && mkdir -p usr proc sys dev/pts dev/shm run tmp var/tmp var/log var/lib root home opt srv \
@@ -131,7 +134,7 @@ build_template() {
 CACHE=/var/tmp/hostfarm-cache
 prepare_artifacts() {
   local sum c n tmp
-  sum=$(cat "$HERE/src/hostfarm-nsinit.c" "$HERE/standin/standin" "$HERE/standin/farm-session" | sha256sum)
+  sum=$(cat "$HERE/src/hostfarm-nsinit.c" "$HERE/standin/standin" "$HERE/standin/farm-session" "$HERE/farm.sh" | sha256sum)
   c=$CACHE/${sum:0:16}
   if [[ ! -d $c/usr-standins ]]; then
     mkdir -p "$c"
@@ -153,6 +156,13 @@ prepare_artifacts() {
     rm -rf "$tmp"
   fi
   STANDINS=$c/usr-standins
+  if [[ ! -d $c/host-template ]]; then
+    tmp=$(mktemp -d "$c/build.XXXXXX")
+    build_template "$tmp/host-template"
+    mv -T "$tmp/host-template" "$c/host-template" 2>/dev/null || true
+    rm -rf "$tmp"
+  fi
+  TEMPLATE=$c/host-template
   if [[ -n ${HOSTFARM_NSINIT:-} ]]; then
     [[ -x $HOSTFARM_NSINIT ]] || die "HOSTFARM_NSINIT=$HOSTFARM_NSINIT is not executable"
     NSINIT=$HOSTFARM_NSINIT
@@ -223,7 +233,7 @@ setup_host() { # setup_host INDEX — everything with shell builtins but one `cp
   local i=$1 addr=$BASE.$1 H R F cpus mem key pub
   H=$DIR/hosts/$addr R=$DIR/hosts/$addr/root F=$DIR/hosts/$addr/root/.hostfarm/facts
   os_for "$i"
-  cp -a "$DIR/host-template" "$H"
+  cp -a "$TEMPLATE" "$H"
   echo "$addr" >"$R/.hostfarm/addr"
   printf '%d.%03d\n' $((REBOOT_DELAY_MS / 1000)) $((REBOOT_DELAY_MS % 1000)) >"$R/.hostfarm/reboot_delay"
   : >"$R/.hostfarm/records.log"
@@ -273,7 +283,9 @@ do_start() {
   # Whatever goes wrong from here on, leave nothing running.
   trap 'rc=$?; if ((rc)); then echo "farm.sh: start failed, stopping" >&2; "$HERE/farm.sh" stop --dir "$DIR" >/dev/null 2>&1 || true; rm -f "$DIR/farm.conf"; fi' EXIT
   [[ $DIR != *[,:]* ]] || die "the farm directory may not contain ',' or ':' (overlayfs options)"
+  phase "range $BASE"
   prepare_artifacts
+  phase "artifacts"
   rm -rf "$DIR/hosts"; mkdir -p "$DIR/hosts"
   ln -sfn "$STANDINS" "$DIR/usr-standins" # the overlay's top layer (hostfarm-nsinit)
   cat >"$DIR/farm.conf" <<EOF
@@ -302,14 +314,16 @@ EOF
     done
     wait
   fi
+  phase "client key"
   keypool_fill "$COUNT"
+  phase "key pool"
   read -r CLIENT_PUB <"$DIR/client_key.pub"
-  build_template
-  n=4
+  n=2 # workers: one per core
   for ((w = 0; w < n; w++)); do
     (for ((i = w + 1; i <= COUNT; i += n)); do setup_host "$i"; done) &
   done
   wait
+  phase "host directories"
   : >"$DIR/hosts.list"
   local line
   for ((i = 1; i <= COUNT; i++)); do read -r line <"$DIR/hosts/$BASE.$i/os"; echo "$line" >>"$DIR/hosts.list"; done
@@ -319,6 +333,7 @@ EOF
     # kills the group on timeout takes the farm down too (and each host with its supervisor).
     /bin/bash "$HERE/lib/hostloop.sh" "$DIR" "$BASE.$i" </dev/null >>"$H/loop.log" 2>&1 &
   done
+  phase "supervisors launched"
   write_known_hosts
   {
     printf 'Host %s.*\n' "$BASE"
