@@ -12,6 +12,7 @@
 #include "cm_log.h"
 #include "cm_time.h"
 #include "host_controller.h"
+#include "op_controller.h"
 #include "hostos.h"
 #include "kube_client.h"
 #include "kube_config.h"
@@ -612,7 +613,8 @@ int main(int argc, char **argv) {
         goto out;
     /* One call per controller. The Operation controller plugs in here the same way. */
     if ((r = host_controller_register(manager, o.workers, NULL)) < 0 ||
-        (r = cluster_controller_register(manager, o.cluster_workers, NULL)) < 0) {
+        (r = cluster_controller_register(manager, o.cluster_workers, NULL)) < 0 ||
+        (r = operation_controller_register(manager, o.cluster_workers, NULL, NULL)) < 0) {
         cm_log_kv(CM_LOG_ERROR, "cannot register the controllers", "error", strerror(-r), NULL);
         goto out;
     }
