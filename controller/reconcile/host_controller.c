@@ -1053,6 +1053,13 @@ static struct rc_result investigate(struct pass *p) {
     int r = hp_match(p->env->profiles, &p->facts, &p->profile, msg, sizeof msg);
     char ts[40];
     now_str(ts, sizeof ts);
+    /* A host that was down (failed) may come back rebooted: say so, the bootstrap that follows
+     * re-verifies it like a check would. */
+    const char *old_boot = cm_json_get_str(p->host, "status.bootID");
+    if (old_boot && *old_boot && strcmp(old_boot, p->facts.boot_id))
+        event(p, KUBE_EVENT_NORMAL, "Rebooted",
+              "boot id changed (%s -> %s): re-verifying the configuration", old_boot,
+              p->facts.boot_id);
     facts_to_upd(&p->facts, &u);
     host_key_to_upd(p, &u);
     upd_set(&u, "lastCheck", json_string(ts));
@@ -1097,6 +1104,11 @@ static bool under_operation(const json_t *host) {
 
 static struct rc_result check(struct pass *p) {
     struct rc_result ret;
+    /* A periodic check is also a fresh handshake: an idle cached session would hide a changed
+     * host key (and the session set-up is part of what "reachable" means). */
+    int64_t port = cm_json_get_int(p->host, "spec.port", 22);
+    sshc_pool_invalidate(p->env->ssh, cm_json_get_str(p->host, "spec.address"),
+                         (uint16_t)(port > 0 && port < 65536 ? port : 22));
     if (connect(p, &ret) < 0 || gather(p, &ret) < 0)
         return ret;
     struct upd u;
