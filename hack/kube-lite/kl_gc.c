@@ -220,7 +220,16 @@ static int gc_pass(struct kl_server *srv) {
     int pending = 0;
 
     pthread_rwlock_rdlock(&s->lock);
-    for (size_t t = 0; t < s->n_types; t++) {
+    /* The set of live uids is only needed when some object has owners; with thousands of
+     * objects and none owned (the common case under load) the pass stays a linear scan. */
+    int any_owned = 0;
+    for (size_t t = 0; t < s->n_types && !any_owned; t++) {
+        struct kl_rtype *rt = s->types[t];
+        for (size_t i = 0; !rt->removed && i < rt->n && !any_owned; i++)
+            if (rt->objs[i]->owners)
+                any_owned = 1;
+    }
+    for (size_t t = 0; any_owned && t < s->n_types; t++) {
         struct kl_rtype *rt = s->types[t];
         if (rt->removed)
             continue;

@@ -243,7 +243,14 @@ int kl_store_init(struct kl_store *s, size_t hist_cap) {
         return -ENOMEM;
     s->hist_cap = hist_cap;
     s->hist_floor = 1;
-    pthread_rwlock_init(&s->lock, NULL);
+    /* Writer-preferring: a hundred watchers taking the read lock for every event must not
+     * starve the writers (glibc prefers readers by default). No thread takes the read lock
+     * twice, which this kind forbids. */
+    pthread_rwlockattr_t ra;
+    pthread_rwlockattr_init(&ra);
+    pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&s->lock, &ra);
+    pthread_rwlockattr_destroy(&ra);
     pthread_mutex_init(&s->ev_mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);

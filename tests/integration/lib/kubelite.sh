@@ -149,7 +149,11 @@ kl_stop() {
     fi
     if [[ "$KL_OWN_DIR" == 1 && -n "$KL_DIR" && -z "${KL_KEEP:-}" ]]; then
         rm -rf "$KL_DIR"
-        KL_OWN_DIR=0
+    fi
+    KL_OWN_DIR=0
+    if [[ "$KL_REAL" != 1 ]]; then
+        # what kl_start exported, so that a later kl_start starts a fresh kube-lite
+        unset KUBECONFIG KL_ADMIN KL_URL KL_TOKEN KL_CA KUBECACHEDIR
     fi
     return $rc
 }
