@@ -3,7 +3,7 @@
 # host, started by `farm.sh start` (setsid, so it outlives the CLI).
 #
 # Each pass of the loop is one period during which the host is up: it starts the host's namespace
-# (nsinit.sh → sshd as PID 1), notes when sshd listens, and waits for the namespace to end. Why it
+# (hostfarm-nsinit → sshd as PID 1), notes when sshd listens, and waits for the namespace to end. Why it
 # ended is read from flag files: a reboot/poweroff request written by the stand-ins inside the host
 # (.hostfarm/ctl/request), or unreachable/hang/stop flags written by farm.sh. The supervisor then
 # logs the down period and waits — reboot time, or until farm.sh wakes it through the host's FIFO.
