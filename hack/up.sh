@@ -199,7 +199,8 @@ stack_daemon controller "$CONTROLLER" --kubeconfig "$KUBECONFIG" --namespace "$N
     --profiles-configmap commissaire-os-profiles \
     --host-check-interval 30s --node-poll-interval 500ms --ssh-connect-timeout 5s ||
     die "commissaire-controller did not start"
-stack_daemon kubelet-standin "$REPO/hack/lib/kubelet-standin.sh" "$STACK_DIR" "$FARM_DIR" 0.5 ||
+stack_daemon kubelet-standin "$REPO/hack/lib/kubelet-standin.sh" "$KUBECONFIG" \
+    "$STACK_DIR/kube-lite/ca.crt" "$FARM_DIR" 0.5 ||
     die "the kubelet stand-in did not start"
 
 SHIM_PORT= METRICS_PORT=

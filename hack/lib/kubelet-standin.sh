@@ -8,14 +8,14 @@
 # down (rebooting, unreachable) reports Ready=False, with the time of the change. It only writes
 # when the state differs, so an idle stack costs one list request per tick.
 #
-# Usage: kubelet-standin.sh STACK_DIR FARM_DIR [INTERVAL_S]
-# Started (and stopped) by hack/up.sh / hack/down.sh; reads $STACK_DIR/kubeconfig.
+# Usage: kubelet-standin.sh KUBECONFIG CA_FILE FARM_DIR [INTERVAL_S]
+# Started (and stopped) by hack/up.sh / hack/down.sh, and by integration tests (kube-lite's
+# admin kubeconfig: a bearer token, and the CA in CA_FILE).
 set -uo pipefail
-STACK_DIR=$1
-FARM_DIR=$2
-interval=${3:-0.5}
+kubeconfig=$1 ca=$2 FARM_DIR=$3
+interval=${4:-0.5}
 source "$(dirname "${BASH_SOURCE[0]}")/stack.sh"
-stack_api_init
+stack_api_init "$kubeconfig" "$ca"
 
 trap 'exit 0' TERM INT
 echo "kubelet-standin: reporting Node readiness from the farm in $FARM_DIR every ${interval}s"

@@ -129,11 +129,13 @@ stack_sanitizer_reports() {
 
 # ---- talking to the API server without forking kubectl (the progress display polls) ---------
 
-# stack_api_init — reads server, token and CA from $STACK_DIR/kubeconfig.
+# stack_api_init [KUBECONFIG CA_FILE] — reads server and token from the kubeconfig (default the
+# stack's); the CA file defaults to the stack's kube-lite CA.
 stack_api_init() {
-    STACK_API=$(sed -n 's/^ *server: *//p' "$STACK_DIR/kubeconfig" | head -n1)
-    STACK_TOKEN=$(sed -n 's/^ *token: *//p' "$STACK_DIR/kubeconfig" | head -n1)
-    STACK_CA=$STACK_DIR/kube-lite/ca.crt
+    local kc=${1:-$STACK_DIR/kubeconfig}
+    STACK_API=$(sed -n 's/^ *server: *//p' "$kc" | head -n1)
+    STACK_TOKEN=$(sed -n 's/^ *token: *//p' "$kc" | head -n1)
+    STACK_CA=${2:-$STACK_DIR/kube-lite/ca.crt}
 }
 
 # stack_api PATH [curl args] — GET (by default) against the API server with the admin token.
