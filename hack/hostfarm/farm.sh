@@ -252,8 +252,8 @@ setup_host() { # setup_host INDEX — everything with shell builtins but one `cp
   umask 077; printf '%s' "$key" >"$R/etc/ssh/ssh_host_ed25519_key"; umask 022
   printf '%s\n' "${pub% *} root@farm-${addr//./-}" >"$R/etc/ssh/ssh_host_ed25519_key.pub"
   if ((RSA)); then
-    IFS= read -r -d '' key <"$DIR/rsa-pool/$((i % 8))" || true
-    read -r pub <"$DIR/rsa-pool/$((i % 8)).pub"
+    IFS= read -r -d '' key <"$KEYPOOL/rsa-$(((i - 1) % 8))" || true
+    read -r pub <"$KEYPOOL/rsa-$(((i - 1) % 8)).pub"
     umask 077; printf '%s' "$key" >"$R/etc/ssh/ssh_host_rsa_key"; umask 022
     printf '%s\n' "$pub" >"$R/etc/ssh/ssh_host_rsa_key.pub"
   fi
@@ -307,15 +307,9 @@ EOF
     rm -f "$DIR/client_key" "$DIR/client_key.pub"
     ssh-keygen -q -t ed25519 -N '' -C hostfarm-client -f "$DIR/client_key"
   fi
-  if ((RSA)); then
-    mkdir -p "$DIR/rsa-pool"
-    for ((w = 0; w < 8 && w < COUNT; w++)); do
-      ssh-keygen -q -t rsa -b 2048 -N '' -f "$DIR/rsa-pool/$w" &
-    done
-    wait
-  fi
   phase "client key"
   keypool_fill "$COUNT"
+  ((RSA)) && keypool_fill_rsa
   phase "key pool"
   read -r CLIENT_PUB <"$DIR/client_key.pub"
   n=2 # workers: one per core
@@ -375,6 +369,16 @@ write_known_hosts() {
     fi
   done <"$DIR/hosts.list"
   mv -f "$tmp" "$DIR/known_hosts"
+}
+
+# RSA host keys (optional, --rsa) are slow to generate: eight, shared round robin by the hosts.
+keypool_fill_rsa() {
+  local i missing=()
+  for ((i = 0; i < 8; i++)); do [[ -f $KEYPOOL/rsa-$i.pub ]] || missing+=("$i"); done
+  ((${#missing[@]})) || return 0
+  printf '%s\n' "${missing[@]}" | xargs -P 4 -I{} sh -c \
+    'k=$1/rsa-$2; t=$k.$$; ssh-keygen -q -t rsa -b 3072 -N "" -C farm-host -f "$t" && mv -f "$t" "$k" && mv -f "$t.pub" "$k.pub"' \
+    _ "$KEYPOOL" {}
 }
 
 # ---- stop -----------------------------------------------------------------------------------
