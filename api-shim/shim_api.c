@@ -45,11 +45,23 @@ struct shim_api {
 
 void shim_response_init(struct shim_response *r) {
     r->status = 200;
+    r->blob = NULL;
     cm_buf_init(&r->body, 0);
 }
 
 void shim_response_done(struct shim_response *r) {
     cm_buf_done(&r->body);
+    shim_blob_unref(r->blob);
+    r->blob = NULL;
+}
+
+const char *shim_response_data(const struct shim_response *r, size_t *ret_len) {
+    if (r->blob) {
+        *ret_len = r->blob->len;
+        return r->blob->data;
+    }
+    *ret_len = r->body.len;
+    return r->body.data ? r->body.data : "";
 }
 
 void shim_response_error(struct shim_response *r, int status, const char *message) {
@@ -58,6 +70,8 @@ void shim_response_error(struct shim_response *r, int status, const char *messag
     char *t = o ? shim_json_text(o) : NULL;
 
     cm_buf_reset(&r->body);
+    shim_blob_unref(r->blob);
+    r->blob = NULL;
     r->status = status;
     if (t)
         cm_buf_puts(&r->body, t);
@@ -446,7 +460,8 @@ static int hosts_fresh(struct shim_api *a, json_t **ret_items, struct kube_error
 
 static void h_hosts_list(struct shim_api *a, struct shim_response *r) {
     r->status = 200;
-    if (shim_store_hosts_json(a->store, &r->body) < 0)
+    r->blob = shim_store_hosts_blob(a->store);
+    if (!r->blob)
         shim_response_error(r, 500, "out of memory");
 }
 

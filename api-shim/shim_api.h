@@ -26,10 +26,15 @@ struct shim_request {
     const char *client_addr; /* the client's address (after trusted X-Forwarded-For) */
 };
 
+struct shim_blob;
+
 struct shim_response {
     int status;
-    struct cm_buf body; /* JSON text */
+    struct cm_buf body;      /* JSON text */
+    struct shim_blob *blob;  /* when set, the body instead of `body` (a shared reference) */
 };
+/* The body to send: blob's or body's bytes. */
+const char *shim_response_data(const struct shim_response *r, size_t *ret_len);
 
 void shim_response_init(struct shim_response *r);
 void shim_response_done(struct shim_response *r);

@@ -37,7 +37,7 @@
 #include "shim_store.h"
 
 #define MAX_PENDING 4096
-#define WRITE_CHUNK (64 * 1024)
+#define WRITE_CHUNK (128 * 1024)
 #define MAX_HEADERS 24
 
 enum txn_state {
@@ -141,11 +141,13 @@ static void auth_failed(struct shim_http *h, struct txn *t) {
 
 static int write_headers(struct shim_http *h, struct txn *t) {
     unsigned char buf[LWS_PRE + 512], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf - 1;
+    size_t len;
 
     (void)h;
+    shim_response_data(&t->resp, &len);
     if (lws_add_http_common_headers(t->wsi, (unsigned)t->resp.status,
                                     t->content_type ? t->content_type : "application/json",
-                                    t->resp.body.len, &p, end))
+                                    len, &p, end))
         return -1;
     if (t->close_after &&
         lws_add_http_header_by_token(t->wsi, WSI_TOKEN_CONNECTION, (const unsigned char *)"close",
@@ -170,7 +172,8 @@ static void access_log(struct txn *t) {
 }
 
 static int on_writeable(struct shim_http *h, struct lws *wsi, struct txn *t) {
-    size_t left, n;
+    size_t left, n, total;
+    const char *data = shim_response_data(&t->resp, &total);
     int final;
 
     if (t->state == T_READY) {
@@ -182,11 +185,11 @@ static int on_writeable(struct shim_http *h, struct lws *wsi, struct txn *t) {
     }
     if (t->state != T_BODY)
         return 0;
-    left = t->resp.body.len - t->resp_off;
+    left = total - t->resp_off;
     n = left < WRITE_CHUNK ? left : WRITE_CHUNK;
     final = n == left;
     if (n)
-        memcpy(h->wbuf + LWS_PRE, t->resp.body.data + t->resp_off, n);
+        memcpy(h->wbuf + LWS_PRE, data + t->resp_off, n);
     if (lws_write(wsi, h->wbuf + LWS_PRE, n, final ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < (int)n)
         return -1;
     t->resp_off += n;

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,8 +31,7 @@ struct kind_cache {
     json_t *by_addr;  /* hosts: address -> name */
     json_t *rendered; /* hosts: name -> REST JSON text (string) */
     uint64_t gen;     /* bumped on every change: invalidates list_text */
-    char *list_text;  /* hosts: cached REST JSON array of all hosts */
-    size_t list_len;
+    struct shim_blob *list_blob; /* hosts: cached REST JSON array of all hosts */
     uint64_t list_gen;
     pthread_mutex_t list_lock;
     struct kube_informer *inf;
@@ -286,7 +286,7 @@ void shim_store_free(struct shim_store *s) {
         json_decref(kc->tombs);
         json_decref(kc->by_addr);
         json_decref(kc->rendered);
-        free(kc->list_text);
+        shim_blob_unref(kc->list_blob);
         pthread_rwlock_destroy(&kc->lock);
         pthread_mutex_destroy(&kc->list_lock);
     }
@@ -402,18 +402,30 @@ int shim_store_host_json(struct shim_store *s, const char *address, struct cm_bu
     return rc;
 }
 
-int shim_store_hosts_json(struct shim_store *s, struct cm_buf *out) {
+struct shim_blob *shim_blob_ref(struct shim_blob *b) {
+    if (b)
+        atomic_fetch_add(&b->refs, 1);
+    return b;
+}
+
+void shim_blob_unref(struct shim_blob *b) {
+    if (b && atomic_fetch_sub(&b->refs, 1) == 1)
+        free(b);
+}
+
+struct shim_blob *shim_store_hosts_blob(struct shim_store *s) {
     struct kind_cache *kc = &s->k[SHIM_K_HOST];
-    int rc = 0;
+    struct shim_blob *out = NULL;
 
     pthread_rwlock_rdlock(&kc->lock);
     pthread_mutex_lock(&kc->list_lock);
     /* The whole array is rebuilt only after a host changed; between changes every GET of the
-     * list is one copy. */
-    if (!kc->list_text || kc->list_gen != kc->gen) {
+     * list shares it. */
+    if (!kc->list_blob || kc->list_gen != kc->gen) {
         struct cm_buf b;
         const char **keys;
         size_t n = 0;
+        int rc;
 
         cm_buf_init(&b, 0);
         keys = sorted_keys(kc->rendered, &n);
@@ -430,18 +442,33 @@ int shim_store_hosts_json(struct shim_store *s, struct cm_buf *out) {
             rc = cm_buf_puts(&b, "]");
         free(keys);
         if (rc == 0) {
-            free(kc->list_text);
-            kc->list_len = b.len;
-            kc->list_text = cm_buf_steal(&b);
-            kc->list_gen = kc->gen;
-            if (!kc->list_text)
-                rc = -ENOMEM;
+            struct shim_blob *nb = malloc(sizeof *nb + b.len + 1);
+
+            if (nb) {
+                atomic_init(&nb->refs, 1);
+                nb->len = b.len;
+                memcpy(nb->data, b.data, b.len + 1);
+                shim_blob_unref(kc->list_blob);
+                kc->list_blob = nb;
+                kc->list_gen = kc->gen;
+            }
         }
         cm_buf_done(&b);
     }
-    if (rc == 0)
-        rc = cm_buf_append(out, kc->list_text, kc->list_len);
+    if (kc->list_gen == kc->gen)
+        out = shim_blob_ref(kc->list_blob);
     pthread_mutex_unlock(&kc->list_lock);
     pthread_rwlock_unlock(&kc->lock);
+    return out;
+}
+
+int shim_store_hosts_json(struct shim_store *s, struct cm_buf *out) {
+    struct shim_blob *b = shim_store_hosts_blob(s);
+    int rc;
+
+    if (!b)
+        return -ENOMEM;
+    rc = cm_buf_append(out, b->data, b->len);
+    shim_blob_unref(b);
     return rc;
 }

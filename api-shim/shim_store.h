@@ -77,4 +77,19 @@ int shim_store_host_json(struct shim_store *s, const char *address, struct cm_bu
 /* Appends the REST JSON array of all hosts. 0 or -E2BIG/-ENOMEM. */
 int shim_store_hosts_json(struct shim_store *s, struct cm_buf *out);
 
+/* An immutable, reference-counted byte string shared between the cache and responses in flight,
+ * so that sixty-four clients reading a 200 kB host list do not hold sixty-four copies. */
+struct shim_blob {
+    _Atomic int refs;
+    size_t len;
+    char data[];
+};
+/* Takes a reference (b may be NULL). Thread-safe. */
+struct shim_blob *shim_blob_ref(struct shim_blob *b);
+/* Drops a reference; the last one frees. Accepts NULL. */
+void shim_blob_unref(struct shim_blob *b);
+/* The REST JSON array of all hosts as a new reference, rebuilt only after a host changed.
+ * NULL on -ENOMEM. */
+struct shim_blob *shim_store_hosts_blob(struct shim_store *s);
+
 #endif
