@@ -692,7 +692,9 @@ static void h_host_put(struct shim_api *a, const struct shim_request *req, const
         }
     }
     for (int attempt = 0; attempt < 2; attempt++) {
-        h = host_lookup(a, q.address, 1);
+        /* The cache first; only after a create found the host already there (another replica,
+         * or kubectl, a moment ago) is it worth asking the API server. */
+        h = host_lookup(a, q.address, attempt > 0);
         if (h) {
             host_put_existing(a, h, &q, q.cluster ? cluster_k : NULL, r);
             goto out;

@@ -17,7 +17,8 @@ if(TARGET commissaire-shim AND TARGET kube-lite)
     "SHIM_TEST_PLUGIN=$<TARGET_FILE:shim_test_plugin>")
   foreach(t api auth hostile)
     add_test(NAME shim_${t} COMMAND bash ${CM_TEST_DIR}/integration/shim_${t}.sh)
-    set_tests_properties(shim_${t} PROPERTIES TIMEOUT 300 LABELS integration
+    # Generous: the suite runs in parallel on two shared cores, under sanitizers.
+    set_tests_properties(shim_${t} PROPERTIES TIMEOUT 600 LABELS integration
                          ENVIRONMENT "${SHIM_TEST_ENV}")
   endforeach()
 endif()

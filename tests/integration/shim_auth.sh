@@ -15,6 +15,7 @@ fails=0
 cleanup() {
     local rc=$?
     shim_stop_all || rc=1
+    shim_delete_ns
     kl_stop || rc=1
     rm -rf "$SHIM_DIR"
     exit $rc

@@ -90,6 +90,13 @@ shim_start() {
     return 1
 }
 
+# Removes the test namespace (matters on a real cluster; kube-lite goes away anyway).
+shim_delete_ns() {
+    if [[ "${KL_REAL:-0}" == 1 ]]; then
+        kubectl delete namespace "$SHIM_NS" --wait=false >/dev/null 2>&1 || true
+    fi
+}
+
 shim_stop_all() {
     local rc=0 i pid
     for i in "${!SHIM_PIDS[@]}"; do

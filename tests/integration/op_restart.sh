@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Rolling restart of 10 farm hosts with maxUnavailable=2 on a managed cluster (kube-lite is the
+# container manager, the fake kubelet reports each Node NotReady while its host is down):
+#  - the farm's reboot log proves at most 2 hosts were ever down at once, every host rebooted
+#    exactly once and came back with a new boot id (recorded in the Host's status, different
+#    from the operation's bootIDBefore);
+#  - every node was cordoned and is uncordoned again, the pods bound to the nodes were
+#    evicted, and a PodDisruptionBudget held a drain back until it was deleted;
+#  - status (phase, counters, times, per-host steps), Events and metrics tell the story;
+#  - the annotation that keeps the Host reconciler away is gone afterwards, so is the
+#    finalizer.
+set -euo pipefail
+source "$(dirname "$0")/op_lib.sh"
+
+op_setup
+op_farm 10 fedora --reboot-seconds 1
+op_secret
+op_cluster prod k8s
+op_fake_kubelet
+op_controller
+op_hosts prod "${FARM_ADDRS[@]}"
+op_wait_phase active 120 "${FARM_ADDRS[@]}"
+op_log "10 hosts active"
+mapfile -t order < <(printf '%s\n' "${FARM_ADDRS[@]}" | sort)
+
+declare -A boot_before
+for a in "${FARM_ADDRS[@]}"; do boot_before[$a]=$(op_farm_boot_id "$a"); done
+
+# One pod per node, plus three "web" pods under a budget that allows one disruption: the first
+# two hosts start together, so one of their drains must wait for the budget.
+pods=""
+for i in "${!order[@]}"; do
+    pods+="---
+apiVersion: v1
+kind: Pod
+metadata: {name: app-$i, namespace: default, labels: {app: other}}
+spec: {nodeName: \"${order[$i]}\", containers: [{name: c, image: nginx}]}
+"
+done
+for i in 0 1 9; do
+    pods+="---
+apiVersion: v1
+kind: Pod
+metadata: {name: web-$i, namespace: default, labels: {app: web}}
+spec: {nodeName: \"${order[$i]}\", containers: [{name: c, image: nginx}]}
+"
+done
+kubectl apply -f - >/dev/null <<<"$pods"
+for p in $(kubectl -n default get pods -o name); do
+    kubectl -n default patch "$p" --subresource status --type merge \
+        -p '{"status":{"phase":"Running","conditions":[{"type":"Ready","status":"True"}]}}' >/dev/null
+done
+kubectl -n default create pdb web --selector=app=web --min-available=2 >/dev/null
+pdb_ok() { [[ "$(kubectl -n default get pdb web -o jsonpath='{.status.disruptionsAllowed}')" == 1 ]]; }
+op_wait 20 "the PodDisruptionBudget allows one disruption" pdb_ok
+
+kubectl get nodes --watch --no-headers -o custom-columns=N:.metadata.name,U:.spec.unschedulable \
+    >"$KL_DIR/nodes.watch" 2>/dev/null &
+OP_BG+=($!)
+
+op_create roll prod restart "maxUnavailable: 2" "drainTimeout: 60s" "hostTimeout: 90s"
+
+# The budget holds one of the first two drains back.
+blocked() { op_events roll | grep -q '^DrainBlocked '; }
+op_wait 30 "a DrainBlocked Event" blocked
+held=$(op_events roll | awk '$1 == "DrainBlocked" { print $3; exit }' | tr -d :)
+[[ " ${order[0]} ${order[1]} " == *" $held "* ]] || op_fail "DrainBlocked for $held, not one of the first two hosts"
+op_host_step_is roll "$held" Draining || op_fail "$held is not Draining while blocked"
+grep -q PodDisruptionBudget <<<"$(op_host_field roll "$held" message)" ||
+    op_fail "the blocked host's message does not name the budget: $(op_host_field roll "$held" message)"
+sleep 2
+op_host_step_is roll "$held" Draining || op_fail "$held left Draining while the budget forbade it"
+op_expect_eq "the held host was not rebooted" "$(op_reboot_count "$held")" 0
+op_log "the budget held $held's drain back; deleting it"
+kubectl -n default delete pdb web >/dev/null
+
+op_wait 120 "the operation Finished" op_phase_is roll Finished
+op_log "operation finished"
+
+# The farm's view: never more than 2 down, each host exactly one reboot, each a new boot id.
+maxdown=$(op_max_down)
+[[ $maxdown -ge 1 && $maxdown -le 2 ]] || op_fail "max hosts down at once: $maxdown (want 1..2)"
+for a in "${FARM_ADDRS[@]}"; do
+    op_expect_eq "$a reboots" "$(op_reboot_count "$a")" 1
+    now=$(op_farm_boot_id "$a")
+    [[ "$now" != "${boot_before[$a]}" ]] || op_fail "$a kept its boot id"
+    op_expect_eq "$a bootIDBefore" "$(op_host_field roll "$a" bootIDBefore)" "${boot_before[$a]}"
+    op_expect_eq "$a Host status.bootID" "$(kubectl -n $NS get host "$a" -o jsonpath='{.status.bootID}')" "$now"
+    op_expect_eq "$a step" "$(op_host_field roll "$a" step)" Done
+    op_expect_eq "$a address" "$(op_host_field roll "$a" address)" "$a"
+    [[ -n "$(op_host_field roll "$a" startedAt)" && -n "$(op_host_field roll "$a" finishedAt)" ]] ||
+        op_fail "$a has no startedAt/finishedAt"
+    op_expect_eq "$a annotation" "$(kubectl -n $NS get host "$a" -o jsonpath='{.metadata.annotations.commissaire\.io/operation}')" ""
+done
+op_log "reboot log: max $maxdown down at once, every host rebooted once with a new boot id"
+
+# Status.
+op_expect_eq "total/succeeded/failed/inProgress" \
+    "$(op_jp roll '.status.total')/$(op_jp roll '.status.succeeded')/$(op_jp roll '.status.failed')/$(op_jp roll '.status.inProgress')" \
+    "10/10/0/0"
+[[ -n "$(op_jp roll .status.startedAt)" && -n "$(op_jp roll .status.finishedAt)" ]] || op_fail "no startedAt/finishedAt"
+op_expect_eq "Complete condition" "$(op_jp roll '.status.conditions[?(@.type=="Complete")].status')" True
+op_expect_eq "observedGeneration" "$(op_jp roll .status.observedGeneration)" "$(op_jp roll .metadata.generation)"
+op_expect_eq "finalizers" "$(op_jp roll .metadata.finalizers)" ""
+# The hosts were started in name order, in a window of two: the third host started only after
+# one of the first two finished.
+s3=$(op_host_field roll "${order[2]}" startedAt)
+f1=$(op_host_field roll "${order[0]}" finishedAt)
+f2=$(op_host_field roll "${order[1]}" finishedAt)
+first_done=$(printf '%s\n%s\n' "$f1" "$f2" | sort | head -n1)
+[[ "$s3" > "$first_done" || "$s3" == "$first_done" ]] || op_fail "host 3 started at $s3 before any of the first two finished ($f1, $f2)"
+
+# Nodes: each was cordoned at some point and none is cordoned now.
+for a in "${FARM_ADDRS[@]}"; do
+    grep -qE "^$a +true$" "$KL_DIR/nodes.watch" || op_fail "node $a was never seen cordoned"
+    op_expect_eq "node $a unschedulable" "$(kubectl get node "$a" -o jsonpath='{.spec.unschedulable}')" ""
+done
+# Pods: all evicted.
+left=$(kubectl -n default get pods -o name | wc -l)
+op_expect_eq "pods left on the nodes" "$left" 0
+
+# Events and metrics.
+ev=$(op_events roll)
+for r in Started Cordoning Draining Rebooting Rebooted WaitingNodeReady Uncordoning HostDone Finished; do
+    grep -q "^$r " <<<"$ev" || op_fail "no $r Event"
+done
+op_expect_eq "HostDone events" "$(grep -c '^HostDone ' <<<"$ev")" 10
+op_expect_eq "metric succeeded" "$(op_metric 'commissaire_operation_hosts{operation="commissaire/roll",state="succeeded"}')" 10
+op_expect_eq "metric phase" "$(op_metric 'commissaire_operations{phase="Finished"}')" 1
+n=$(op_metric 'commissaire_operation_host_duration_seconds_count{type="restart"}')
+op_expect_eq "host duration observations" "$n" 10
+
+# The Host reconciler was kept away from the reboots and takes over again: hosts stay active.
+_op_hosts_in_phase active "${FARM_ADDRS[@]}" || op_fail "hosts are not active after the operation"
+op_stop_controller
+op_log "PASS"
