@@ -38,6 +38,7 @@ struct kind_cache {
 };
 
 struct shim_store {
+    atomic_int ready; /* sticky: once every informer has synced, it stays so */
     struct kube_client *client;
     char *ns;
     int watch_nodes;
@@ -254,9 +255,12 @@ int shim_store_start(struct shim_store *s, struct kube_error *err) {
 }
 
 int shim_store_ready(struct shim_store *s) {
+    if (atomic_load_explicit(&s->ready, memory_order_acquire))
+        return 1;
     for (int i = 0; i < SHIM_K_NODE; i++)
         if (!s->k[i].inf || !kube_informer_has_synced(s->k[i].inf))
             return 0;
+    atomic_store_explicit(&s->ready, 1, memory_order_release);
     return 1;
 }
 
