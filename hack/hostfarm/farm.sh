@@ -336,7 +336,7 @@ EOF
     printf '  KexAlgorithms curve25519-sha256\n  BatchMode yes\n  ConnectTimeout 10\n  LogLevel ERROR\n'
   } >"$DIR/ssh_config"
   # Wait until every host's sshd listens.
-  local deadline=$(($(hf_now_ms) + 60000)) up
+  local deadline=$(($(hf_now_ms) + 120000 + COUNT * 1000)) up
   while :; do
     up=0
     for ((i = 1; i <= COUNT; i++)); do
@@ -502,17 +502,19 @@ do_host() {
   case $action in
     unreachable)
       rm -f "$H/hang"; touch "$H/unreachable"; kill_ns "$H"
-      wait_status "$H" unreachable 10 ;;
+      hf_fifo_send "$H/ctl.fifo" wake # a host sitting in hang moves on
+      # A rebooting host stays down after its reboot time; nothing to wait for now.
+      [[ $(status_of "$H") == rebooting ]] || wait_status "$H" unreachable 30 ;;
     hang)
       rm -f "$H/unreachable" "$H/hang.ready"; touch "$H/hang"; kill_ns "$H"
       hf_fifo_send "$H/ctl.fifo" wake
-      wait_status "$H" hang 10
+      wait_status "$H" hang 30
       local i; for ((i = 0; i < 200; i++)); do [[ -e $H/hang.ready ]] && break; sleep 0.05; done ;;
     reachable)
       local was; was=$(status_of "$H")
       rm -f "$H/unreachable" "$H/poweroff" "$H/hang"
       hf_fifo_send "$H/ctl.fifo" wake
-      [[ $was == rebooting ]] || wait_status "$H" up 30 ;;
+      [[ $was == rebooting ]] || wait_status "$H" up 60 ;;
     reboot)
       printf '%s reboot\n' "$(hf_now_ms)" >"$R/.hostfarm/ctl/request"
       kill_ns "$H" ;;

@@ -75,6 +75,7 @@ while :; do
   [[ -e $H/stop ]] && break
   if [[ -e $H/hang ]]; then status hang; run_hang; continue; fi
   if [[ -e $H/unreachable || -e $H/poweroff ]]; then
+    if [[ -e $H/unreachable ]]; then status unreachable; else status poweroff; fi
     wait_event
     [[ -e $H/unreachable || -e $H/poweroff ]] && continue
   fi
@@ -89,7 +90,7 @@ while :; do
   nspid=$!
   echo "$nspid" >"$H/ns.pid"
   word= initpid=
-  read -r -t 30 -u 5 word initpid || true
+  read -r -t 120 -u 5 word initpid || true # generous: a loaded machine starts sshd slowly
   if [[ $word == up ]]; then
     echo "$initpid" >"$H/init.pid" # sshd's PID outside: farm.sh enters the host with nsenter
     read -r bid <"$HF/facts/boot_id"
