@@ -60,7 +60,7 @@ static int cmp_str(const void *a, const void *b) {
 }
 
 static int uid_live(char **uids, size_t n, const char *uid) {
-    return uid && bsearch(&uid, uids, n, sizeof(*uids), cmp_str) != NULL;
+    return uid && n && bsearch(&uid, uids, n, sizeof(*uids), cmp_str) != NULL;
 }
 
 static int has_finalizer(const json_t *doc, const char *f) {
@@ -244,7 +244,8 @@ static int gc_pass(struct kl_server *srv) {
             uids[n_uids++] = rt->objs[i]->uid; /* borrowed while we hold the lock */
         }
     }
-    qsort(uids, n_uids, sizeof(*uids), cmp_str);
+    if (n_uids)
+        qsort(uids, n_uids, sizeof(*uids), cmp_str);
 
     struct kl_rtype *nst = kl_store_find_type(s, "", "namespaces");
     struct kl_rtype *crdt = kl_store_find_type(s, "apiextensions.k8s.io", "customresourcedefinitions");
@@ -444,7 +445,8 @@ unlock:
                 }
             }
             pthread_rwlock_unlock(&s->lock);
-            qsort(live, nu, sizeof(*live), cmp_str);
+            if (nu)
+                qsort(live, nu, sizeof(*live), cmp_str);
             struct owner_edit e = {.uids = live, .n = nu};
             modify(srv, &dangling.items[i], drop_refs_cb, &e);
             for (size_t k = 0; k < nu; k++)
