@@ -252,6 +252,18 @@ kt_expect 400
 kt_api GET "$CM?labelSelector=a+b+c"
 kt_expect 400
 
+# ---- bookmarks (kube-lite runs with --bookmark-interval 1; real servers send them about once a
+# minute, so this part runs on kube-lite only) ----
+if [[ "${KL_REAL:-0}" != 1 ]]; then
+    out=$(curl -sS -N "$KT_PROXY$CM?watch=1&allowWatchBookmarks=true&timeoutSeconds=3&labelSelector=none%3Dnone")
+    kt_eq "periodic BOOKMARK" "$(jq -r 'select(.type=="BOOKMARK") | .object.metadata.resourceVersion | test("^[0-9]+$")' <<<"$out" | head -n1)" true
+    kt_eq "BOOKMARK kind" "$(jq -r 'select(.type=="BOOKMARK") | .object.kind' <<<"$out" | head -n1)" ConfigMap
+    out=$(curl -sS -N "$KT_PROXY$CM?watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=2&labelSelector=grp")
+    kt_eq "initial events then the end bookmark" \
+        "$(jq -r '.type + ":" + (.object.metadata.name // .object.metadata.annotations["k8s.io/initial-events-end"])' <<<"$out" | head -n5 | tr '\n' ' ')" \
+        "ADDED:s1 ADDED:s2 ADDED:s3 ADDED:s4 BOOKMARK:true "
+fi
+
 # ---- pagination ----
 kt_api GET "$CM"
 total=$(kt_jq '.items | length')
