@@ -58,6 +58,20 @@ host_dir() {
   [[ -d $DIR/hosts/$a ]] || die "no host $a in $DIR"
   printf '%s' "$DIR/hosts/$a"
 }
+# ours PID — true if PID is one of the processes this farm started: a host supervisor
+# (bash …/hostloop.sh DIR ADDR), a hostfarm-nsinit (… DIR ADDR) or a hang listener (… DIR/hosts/
+# ADDR/hang.ready). Nothing else — not a client that merely names a file in DIR. PIDs get reused
+# quickly on a busy machine: never signal a PID from a pid file without asking this first.
+ours() {
+  local a args=()
+  [[ -n $1 && -r /proc/$1/cmdline ]] || return 1
+  while IFS= read -r -d '' a; do args+=("$a"); done 2>/dev/null </proc/"$1"/cmdline
+  ((${#args[@]} >= 3)) || return 1
+  [[ ${args[1]} == */hostloop.sh && ${args[2]} == "$DIR" ]] && return 0
+  [[ ${args[0]} == *hostfarm-nsinit && ${args[1]} == "$DIR" ]] && return 0
+  [[ ${args[-1]} == "$DIR"/hosts/*/hang.ready ]] && return 0
+  return 1
+}
 status_of() { local s=unknown; [[ -f $1/status ]] && read -r s <"$1/status"; printf '%s' "$s"; }
 wait_status() { # wait_status HOSTDIR WANT TIMEOUT_S
   local i
@@ -391,40 +405,28 @@ do_stop() {
     # SIGKILL the host's hostfarm-nsinit: its child, the host's PID 1, has PDEATHSIG=KILL, and
     # the kernel kills every other process of the namespace with it.
     pid=; read -r pid 2>/dev/null <"$H/ns.pid" || true
-    [[ -n $pid ]] && kill -KILL "$pid" 2>/dev/null
+    ours "$pid" && kill -KILL "$pid" 2>/dev/null
     hf_fifo_send "$H/ctl.fifo" stop
   done
   for ((i = 0; i < 200; i++)); do
     left=0
     for H in "${hosts[@]}"; do
       pid=; read -r pid 2>/dev/null <"$H/loop.pid" || true
-      [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && left=$((left + 1))
+      ours "$pid" && left=$((left + 1))
     done
     ((left == 0)) && break
     sleep 0.05
   done
-  if ((left)); then
-    for H in "${hosts[@]}"; do
-      pid=; read -r pid 2>/dev/null <"$H/loop.pid" || true
-      [[ -n $pid ]] && kill -KILL "$pid" 2>/dev/null
-    done
-  fi
-  # Verify: nothing of ours is left — no host's PID 1 or helper, no supervisor, nothing whose
-  # command line names the farm directory.
-  local stray=() st
-  for ((i = 0; i < 100; i++)); do
+  # Verify: no process of ours is left (supervisors, helpers — the hosts' processes die with
+  # their helper), else kill it and say so.
+  local stray=()
+  for ((i = 0; i < 40; i++)); do
     stray=()
-    for H in "${hosts[@]}"; do
-      for p in init.pid ns.pid loop.pid; do
-        pid=; read -r pid 2>/dev/null <"$H/$p" || continue
-        st=; read -r _ _ st _ 2>/dev/null </proc/"$pid"/stat || continue
-        [[ $st == Z ]] || stray+=("$pid")
-      done
+    for p in /proc/[0-9]*; do
+      p=${p#/proc/}
+      [[ $p == "$$" || $p == "$BASHPID" ]] && continue
+      ours "$p" && stray+=("$p")
     done
-    while IFS= read -r p; do
-      p=${p#/proc/}; p=${p%/cmdline}
-      [[ $p == "$$" || $p == "$BASHPID" ]] || stray+=("$p")
-    done < <(grep -lsF -- "$DIR/" /proc/[0-9]*/cmdline || true)
     ((${#stray[@]} == 0)) && break
     sleep 0.05
   done
@@ -485,11 +487,15 @@ do_max_down() {
 
 # ---- host actions -------------------------------------------------------------------------------
 # SIGTERM: hostfarm-nsinit turns it into SIGKILL of the host's PID 1 and exits cleanly.
-kill_ns() { local p=; read -r p 2>/dev/null <"$1/ns.pid" || true; [[ -n $p ]] && kill -TERM "$p" 2>/dev/null || true; }
+kill_ns() { local p=; read -r p 2>/dev/null <"$1/ns.pid" || true; if ours "$p"; then kill -TERM "$p" 2>/dev/null || true; fi; }
 ns_enter() { # ns_enter HOSTDIR ARGS… — run a command in the host's mount+UTS namespaces
-  local ip
-  [[ -s $1/init.pid ]] || return 0
-  read -r ip <"$1/init.pid"
+  local ip np pp
+  read -r ip 2>/dev/null <"$1/init.pid" || return 0
+  read -r np 2>/dev/null <"$1/ns.pid" || return 0
+  # The host's PID 1 is the child of our helper: check both before entering anything.
+  ours "$np" || return 0
+  read -r _ _ _ pp _ 2>/dev/null <"/proc/$ip/stat" || return 0
+  [[ $pp == "$np" ]] || return 0
   shift
   nsenter -t "$ip" -m -u -- "$@" 2>/dev/null || true
 }

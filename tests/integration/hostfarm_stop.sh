@@ -22,6 +22,9 @@ for a in "${FARM_ADDRS[@]}"; do
 done
 for f in "$dir"/hosts/*/loop.pid "$dir"/hosts/*/ns.pid "$dir"/hosts/*/init.pid; do pids+=("$(cat "$f")"); done
 sleep 0.5
+# pid:starttime — a PID may be reused by an unrelated process on a busy machine.
+starts=()
+for p in "${pids[@]}"; do starts+=("$p:$(awk '{print $22}' "/proc/$p/stat")"); done
 listeners=$(ss -Hltn | grep -c " ${FARM_BASE//./\\.}\.[0-9]*:$FARM_PORT " || true)
 expect_eq "listening hosts" "$listeners" 3
 [[ -d /run/hostfarm-ranges/$FARM_BASE ]] || fail "range not locked"
@@ -29,12 +32,16 @@ expect_eq "listening hosts" "$listeners" 3
 step "stop"
 "$FARM_SH" stop --dir "$dir"
 sleep 0.2
-for p in "${pids[@]}"; do
-  if [[ -d /proc/$p ]] && [[ $(awk '{print $3}' "/proc/$p/stat" 2>/dev/null) != Z ]]; then
+for ps in "${starts[@]}"; do
+  p=${ps%%:*}
+  read -r st start < <(awk '{print $3, $22}' "/proc/$p/stat" 2>/dev/null) || continue
+  if [[ $start == "${ps#*:}" && $st != Z ]]; then
     fail "process $p ($(tr '\0' ' ' <"/proc/$p/cmdline")) survived the stop"
   fi
 done
-left=$(grep -lsF -- "$dir/" /proc/[0-9]*/cmdline || true)
+# Any process with an argument equal to the farm dir (supervisors, helpers) or naming a file in
+# it (the sessions' ssh clients, which must have died with their hosts).
+left=$( (grep -lszxF -- "$dir" /proc/[0-9]*/cmdline; grep -lsF -- "$dir/" /proc/[0-9]*/cmdline) | grep -v "^/proc/$$/" || true)
 expect_eq "processes naming the farm dir" "$left" ""
 expect_eq "listeners" "$(ss -Hltn | grep -c " ${FARM_BASE//./\\.}\.[0-9]*:$FARM_PORT " || true)" 0
 grep -qF "$dir" /proc/self/mountinfo && fail "a farm mount leaked into this namespace"
