@@ -41,7 +41,9 @@ for ps in "${starts[@]}"; do
 done
 # Any process with an argument equal to the farm dir (supervisors, helpers) or naming a file in
 # it (the sessions' ssh clients, which must have died with their hosts).
-left=$( (grep -lszxF -- "$dir" /proc/[0-9]*/cmdline; grep -lsF -- "$dir/" /proc/[0-9]*/cmdline) | grep -v "^/proc/$$/" || true)
+# (The pattern is written so that grep's own arguments do not match it.)
+re="[${dir:0:1}]${dir:1}"; re=${re//./\\.}
+left=$(grep -lszE -- "^$re(/.*)?\$" /proc/[0-9]*/cmdline | grep -v "^/proc/$$/" || true)
 expect_eq "processes naming the farm dir" "$left" ""
 expect_eq "listeners" "$(ss -Hltn | grep -c " ${FARM_BASE//./\\.}\.[0-9]*:$FARM_PORT " || true)" 0
 grep -qF "$dir" /proc/self/mountinfo && fail "a farm mount leaked into this namespace"
