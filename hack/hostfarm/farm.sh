@@ -198,9 +198,17 @@ keypool_fill() { # keypool_fill N — make sure keys 1..N exist
   mkdir -p "$KEYPOOL"
   for ((i = 1; i <= $1; i++)); do [[ -f $KEYPOOL/ed25519-$i.pub ]] || missing+=("$i"); done
   ((${#missing[@]})) || return 0
+  # Farms starting together must not replace a key another one is copying (its private and
+  # public halves would then differ): generate under a lock, re-checking what is missing.
+  exec 8>"$KEYPOOL/.lock"
+  flock 8
+  missing=()
+  for ((i = 1; i <= $1; i++)); do [[ -f $KEYPOOL/ed25519-$i.pub ]] || missing+=("$i"); done
+  if ((${#missing[@]} == 0)); then exec 8>&-; return 0; fi
   printf '%s\n' "${missing[@]}" | xargs -P 4 -I{} sh -c \
     'k=$1/ed25519-$2; t=$k.$$; ssh-keygen -q -t ed25519 -N "" -C farm-host -f "$t" && mv -f "$t" "$k" && mv -f "$t.pub" "$k.pub"' \
     _ "$KEYPOOL" {}
+  exec 8>&-
 }
 
 # os_for INDEX → sets OS_NAME OS_VER
@@ -388,11 +396,14 @@ write_known_hosts() {
 # RSA host keys (optional, --rsa) are slow to generate: eight, shared round robin by the hosts.
 keypool_fill_rsa() {
   local i missing=()
+  exec 8>"$KEYPOOL/.lock"
+  flock 8
   for ((i = 0; i < 8; i++)); do [[ -f $KEYPOOL/rsa-$i.pub ]] || missing+=("$i"); done
-  ((${#missing[@]})) || return 0
+  if ((${#missing[@]} == 0)); then exec 8>&-; return 0; fi
   printf '%s\n' "${missing[@]}" | xargs -P 4 -I{} sh -c \
     'k=$1/rsa-$2; t=$k.$$; ssh-keygen -q -t rsa -b 3072 -N "" -C farm-host -f "$t" && mv -f "$t" "$k" && mv -f "$t.pub" "$k.pub"' \
     _ "$KEYPOOL" {}
+  exec 8>&-
 }
 
 # ---- stop -----------------------------------------------------------------------------------
