@@ -16,6 +16,8 @@
 #   ml_families FILE          "name type" per family;  ml_has FILE SERIES: the series exists
 #   ml_wait TIMEOUT DESC CMD… retry CMD every 0.2 s until it succeeds, or fail
 #   ml_jp KIND NAME PATH      kubectl jsonpath in $NS
+#   ml_cr PLURAL NAME [JQ]    the object (or a jq expression of it) read with curl
+#   ml_phase_is HOST PHASE    the Host's status.phase is PHASE
 #   ml_fail MSG               diagnostics, exit 1
 
 REPO=${REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -176,4 +178,8 @@ ml_has() { awk -v k="$2" '$1 == k { f = 1 } END { exit !f }' "$1.parsed"; }
 # ml_gt A B: A > B as numbers
 ml_gt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a > b) }'; }
 ml_jp() { kubectl -n $NS get "$1" "$2" -o jsonpath="{$3}" 2>/dev/null; }
+# ml_cr PLURAL NAME [JQ] — a commissaire object through the API directly (curl, no kubectl: the
+# polling helpers run it many times on a busy machine).
+ml_cr() { kl_curl "/apis/commissaire.io/v1alpha1/namespaces/$NS/$1/$2" 2>/dev/null | jq -r "${3:-.}"; }
+ml_phase_is() { [[ $(ml_cr hosts "$1" '.status.phase // ""') == "$2" ]]; }
 ml_expect() { [[ "$2" == "$3" ]] || ml_fail "$1: got '$2', want '$3'"; }
