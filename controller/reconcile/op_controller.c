@@ -566,6 +566,8 @@ static int set_finalizer(struct pass *p, bool on) {
         for (size_t i = json_array_size(fins); i-- > 0;)
             if (!strcmp(json_string_value(json_array_get(fins, i)) ?: "", OP_FINALIZER))
                 json_array_remove(fins, i);
+        if (json_array_size(fins) == 0)
+            json_object_del(md, "finalizers");
     }
     struct kube_error err;
     kube_error_init(&err);
@@ -730,7 +732,7 @@ static bool cordoned_by_us(const struct hctx *h) {
 /* Best effort: the host leaves the operation early (failure, cancel, gone). Returns a note for
  * its message. */
 static const char *bring_back(struct pass *p, struct hctx *h) {
-    op_tasks_forget(p->oc->tasks, h->key);
+    op_tasks_drop(p->oc->tasks, h->key);
     if (h->mem)
         h->mem->reserved = false;
     if (!cordoned_by_us(h))
@@ -783,10 +785,9 @@ static void start_task(struct pass *p, struct hctx *h, struct op_task_spec *ts) 
     ts->op_key = p->key;
     int r = op_tasks_start(p->oc->tasks, h->key, ts);
     if (r == -EALREADY) {
-        /* A stale result (another step's) is stored: drop it and start again. */
-        struct op_task_result dummy;
-        if (op_tasks_take(p->oc->tasks, h->key, ts->kind, tag, &dummy) == 1)
-            op_task_result_done(&dummy);
+        /* A result nobody asked for is stored (callers take what they expect first): drop it
+         * and start again. */
+        op_tasks_drop(p->oc->tasks, h->key);
         r = op_tasks_start(p->oc->tasks, h->key, ts);
     }
     wait_at_most(p, r == 0 || r == -EBUSY ? TASK_WAIT_MS : RETRY_MS);
@@ -1268,7 +1269,7 @@ static void advance(struct pass *p, struct hctx *h) {
         if (p->no_start) {
             /* Chosen before a pause/cancel/failure: nothing happened to it yet; release it. */
             h->mem->reserved = false;
-            op_tasks_forget(p->oc->tasks, h->key);
+            op_tasks_drop(p->oc->tasks, h->key);
             return;
         }
     } else if (remaining_host_time(p, h) <= 0) {

@@ -602,9 +602,12 @@ int op_tasks_take(struct op_tasks *t, const char *key, enum op_task_kind kind, c
         struct entry *e = *pe;
         if (e->forgotten || e->state != E_DONE || strcmp(e->key, key))
             continue;
+        bool same_tag = !strcmp(e->tag, tag ? tag : "");
+        if (same_tag && e->kind != kind)
+            break; /* another kind for the same step: the caller asks for it next */
         *pe = e->next;
         gone = e;
-        if (e->kind == kind && !strcmp(e->tag, tag ? tag : "")) {
+        if (same_tag) {
             *ret = e->res;
             e->res.have_facts = false; /* ownership of the facts passes to the caller */
             r = 1;
@@ -616,13 +619,13 @@ int op_tasks_take(struct op_tasks *t, const char *key, enum op_task_kind kind, c
     return r;
 }
 
-void op_tasks_forget(struct op_tasks *t, const char *prefix) {
+static void forget(struct op_tasks *t, const char *prefix, bool exact) {
     size_t n = strlen(prefix);
     struct entry *drop = NULL;
     pthread_mutex_lock(&t->lock);
     for (struct entry **pe = &t->table; *pe;) {
         struct entry *e = *pe;
-        if (strncmp(e->key, prefix, n)) {
+        if (exact ? strcmp(e->key, prefix) : strncmp(e->key, prefix, n)) {
             pe = &e->next;
             continue;
         }
@@ -644,3 +647,7 @@ void op_tasks_forget(struct op_tasks *t, const char *prefix) {
         drop = next;
     }
 }
+
+void op_tasks_forget(struct op_tasks *t, const char *prefix) { forget(t, prefix, false); }
+
+void op_tasks_drop(struct op_tasks *t, const char *key) { forget(t, key, true); }

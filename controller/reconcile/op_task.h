@@ -91,13 +91,17 @@ int op_tasks_start(struct op_tasks *t, const char *key, const struct op_task_spe
 /* Whether a task for key is queued or running (true) — its result not yet stored. */
 bool op_tasks_busy(struct op_tasks *t, const char *key);
 /* Takes the stored result for key if it is of kind and carries tag: returns 1 and fills *ret
- * (release with op_task_result_done()). A stored result with another kind or tag is dropped
- * (returns 0). 0 also when nothing is stored. */
+ * (release with op_task_result_done()). A stored result with another tag is stale and dropped;
+ * one with the same tag but another kind is left for its own take. Both return 0, as does
+ * nothing stored. */
 int op_tasks_take(struct op_tasks *t, const char *key, enum op_task_kind kind, const char *tag,
                   struct op_task_result *ret);
 /* Drops stored results whose key starts with prefix (an Operation that is gone). Tasks in
  * progress finish; their results are dropped as they arrive only if forgotten again. */
 void op_tasks_forget(struct op_tasks *t, const char *prefix);
+/* Same for exactly one key (a host leaving its operation): a queued task never runs, a running
+ * one's result is dropped, and a new task may be started for key at once. */
+void op_tasks_drop(struct op_tasks *t, const char *key);
 
 /* Pure helpers, exposed for tests. */
 /* True when s looks like a boot id: 1..64 characters of [0-9a-fA-F-]. */

@@ -171,7 +171,7 @@ _op_hosts_in_phase() {
     local phase=$1 a
     shift
     local got
-    got=$(kubectl -n $NS get hosts -o jsonpath='{range .items[*]}{.metadata.name}={.status.phase}{"\n"}{end}')
+    got=$(op_hosts_json | jq -r '.items[] | .metadata.name + "=" + (.status.phase // "")')
     for a in "$@"; do grep -qx "$a=$phase" <<<"$got" || return 1; done
 }
 # op_wait_phase PHASE TIMEOUT ADDR...
@@ -224,26 +224,32 @@ op_stop_controller() {
 }
 
 # The farm has no kubelets: this stands in for them. A Node is Ready while its farm host is up
-# and NotReady while it is down (rebooting), as a kubelet would report it.
+# and NotReady while it is down (rebooting), as a kubelet would report it. curl, not kubectl:
+# it runs several times a second.
 op_fake_kubelet() {
     (
         set +e
-        declare -A last
         while :; do
             while read -r n cur; do
                 [[ -n "$n" ]] || continue
                 want=False
                 [[ "$(cat "$FARM_DIR/hosts/$n/status" 2>/dev/null)" == up ]] && want=True
-                [[ "$cur" == "$want" && "${last[$n]:-}" == "$want" ]] && continue
-                kubectl patch node "$n" --subresource=status --type=merge \
-                    -p "{\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"$want\",\"reason\":\"FakeKubelet\",\"message\":\"fake kubelet\"}]}}" >/dev/null 2>&1 &&
-                    last[$n]=$want
-            done < <(kubectl get nodes -o jsonpath='{range .items[*]}{.metadata.name}{" "}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' 2>/dev/null)
+                [[ "$cur" == "$want" ]] && continue
+                kl_curl "/api/v1/nodes/$n/status" -X PATCH -H 'Content-Type: application/merge-patch+json' \
+                    --data-binary "{\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"$want\",\"reason\":\"FakeKubelet\",\"message\":\"fake kubelet\"}]}}" \
+                    -o /dev/null 2>/dev/null
+            done < <(kl_curl /api/v1/nodes 2>/dev/null |
+                jq -r '.items[] | .metadata.name + " " + ([.status.conditions[]? | select(.type == "Ready") | .status][0] // "none")' 2>/dev/null)
             sleep 0.2
         done
     ) &
     OP_BG+=($!)
 }
+
+# op_json NAME: the Operation as JSON (one request; query it with jq).
+op_json() { kl_curl "/apis/commissaire.io/v1alpha1/namespaces/$NS/operations/$1"; }
+# op_hosts_json: every Host as JSON.
+op_hosts_json() { kl_curl "/apis/commissaire.io/v1alpha1/namespaces/$NS/hosts"; }
 
 # op_create NAME CLUSTER TYPE [spec lines "key: value"...]
 op_create() {
@@ -257,9 +263,11 @@ op_create() {
 }
 
 op_jp() { kubectl -n $NS get operation "$1" -o jsonpath="{$2}" 2>/dev/null; }
-op_phase_is() { [[ "$(op_jp "$1" .status.phase)" == "$2" ]]; }
+# op_phase NAME: status.phase via the API (fast; used in wait loops).
+op_phase() { kl_curl "/apis/commissaire.io/v1alpha1/namespaces/$NS/operations/$1" 2>/dev/null | jq -r '.status.phase // ""'; }
+op_phase_is() { [[ "$(op_phase "$1")" == "$2" ]]; }
 # op_host_field OP HOST FIELD
-op_host_field() { op_jp "$1" ".status.hosts[?(@.name==\"$2\")].$3"; }
+op_host_field() { op_json "$1" | jq -r --arg h "$2" --arg f "$3" '.status.hosts[]? | select(.name == $h) | .[$f] // ""'; }
 op_host_step_is() { [[ "$(op_host_field "$1" "$2" step)" == "$3" ]]; }
 op_metric() { curl -sf "http://127.0.0.1:$OP_METRICS/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
 op_expect_eq() { [[ "$2" == "$3" ]] || op_fail "$1: got '$2', want '$3'"; }

@@ -47,8 +47,9 @@ spec: {nodeName: \"${order[$i]}\", containers: [{name: c, image: nginx}]}
 done
 kubectl apply -f - >/dev/null <<<"$pods"
 for p in $(kubectl -n default get pods -o name); do
-    kubectl -n default patch "$p" --subresource status --type merge \
-        -p '{"status":{"phase":"Running","conditions":[{"type":"Ready","status":"True"}]}}' >/dev/null
+    kl_curl "/api/v1/namespaces/default/pods/${p#pod/}/status" -X PATCH -o /dev/null -f \
+        -H 'Content-Type: application/merge-patch+json' \
+        --data-binary '{"status":{"phase":"Running","conditions":[{"type":"Ready","status":"True"}]}}'
 done
 kubectl -n default create pdb web --selector=app=web --min-available=2 >/dev/null
 pdb_ok() { [[ "$(kubectl -n default get pdb web -o jsonpath='{.status.disruptionsAllowed}')" == 1 ]]; }
@@ -80,40 +81,44 @@ op_log "operation finished"
 # The farm's view: never more than 2 down, each host exactly one reboot, each a new boot id.
 maxdown=$(op_max_down)
 [[ $maxdown -ge 1 && $maxdown -le 2 ]] || op_fail "max hosts down at once: $maxdown (want 1..2)"
+opj=$(op_json roll)
+hj=$(op_hosts_json)
+hf() { jq -r --arg h "$1" --arg f "$2" '.status.hosts[] | select(.name == $h) | .[$f] // ""' <<<"$opj"; }
 for a in "${FARM_ADDRS[@]}"; do
     op_expect_eq "$a reboots" "$(op_reboot_count "$a")" 1
     now=$(op_farm_boot_id "$a")
     [[ "$now" != "${boot_before[$a]}" ]] || op_fail "$a kept its boot id"
-    op_expect_eq "$a bootIDBefore" "$(op_host_field roll "$a" bootIDBefore)" "${boot_before[$a]}"
-    op_expect_eq "$a Host status.bootID" "$(kubectl -n $NS get host "$a" -o jsonpath='{.status.bootID}')" "$now"
-    op_expect_eq "$a step" "$(op_host_field roll "$a" step)" Done
-    op_expect_eq "$a address" "$(op_host_field roll "$a" address)" "$a"
-    [[ -n "$(op_host_field roll "$a" startedAt)" && -n "$(op_host_field roll "$a" finishedAt)" ]] ||
-        op_fail "$a has no startedAt/finishedAt"
-    op_expect_eq "$a annotation" "$(kubectl -n $NS get host "$a" -o jsonpath='{.metadata.annotations.commissaire\.io/operation}')" ""
+    op_expect_eq "$a bootIDBefore" "$(hf "$a" bootIDBefore)" "${boot_before[$a]}"
+    op_expect_eq "$a Host status.bootID" \
+        "$(jq -r --arg h "$a" '.items[] | select(.metadata.name == $h) | .status.bootID' <<<"$hj")" "$now"
+    op_expect_eq "$a step" "$(hf "$a" step)" Done
+    op_expect_eq "$a address" "$(hf "$a" address)" "$a"
+    [[ -n "$(hf "$a" startedAt)" && -n "$(hf "$a" finishedAt)" ]] || op_fail "$a has no startedAt/finishedAt"
+    op_expect_eq "$a annotation" \
+        "$(jq -r --arg h "$a" '.items[] | select(.metadata.name == $h) | .metadata.annotations["commissaire.io/operation"] // ""' <<<"$hj")" ""
 done
 op_log "reboot log: max $maxdown down at once, every host rebooted once with a new boot id"
 
 # Status.
 op_expect_eq "total/succeeded/failed/inProgress" \
-    "$(op_jp roll '.status.total')/$(op_jp roll '.status.succeeded')/$(op_jp roll '.status.failed')/$(op_jp roll '.status.inProgress')" \
-    "10/10/0/0"
-[[ -n "$(op_jp roll .status.startedAt)" && -n "$(op_jp roll .status.finishedAt)" ]] || op_fail "no startedAt/finishedAt"
-op_expect_eq "Complete condition" "$(op_jp roll '.status.conditions[?(@.type=="Complete")].status')" True
-op_expect_eq "observedGeneration" "$(op_jp roll .status.observedGeneration)" "$(op_jp roll .metadata.generation)"
-op_expect_eq "finalizers" "$(op_jp roll .metadata.finalizers)" ""
+    "$(jq -r '"\(.status.total)/\(.status.succeeded)/\(.status.failed)/\(.status.inProgress)"' <<<"$opj")" "10/10/0/0"
+[[ -n "$(jq -r '.status.startedAt // ""' <<<"$opj")" && -n "$(jq -r '.status.finishedAt // ""' <<<"$opj")" ]] ||
+    op_fail "no startedAt/finishedAt"
+op_expect_eq "Complete condition" "$(jq -r '.status.conditions[] | select(.type == "Complete") | .status' <<<"$opj")" True
+op_expect_eq "observedGeneration" "$(jq -r .status.observedGeneration <<<"$opj")" "$(jq -r .metadata.generation <<<"$opj")"
+op_expect_eq "finalizers" "$(jq -c '.metadata.finalizers // []' <<<"$opj")" "[]"
 # The hosts were started in name order, in a window of two: the third host started only after
 # one of the first two finished.
-s3=$(op_host_field roll "${order[2]}" startedAt)
-f1=$(op_host_field roll "${order[0]}" finishedAt)
-f2=$(op_host_field roll "${order[1]}" finishedAt)
-first_done=$(printf '%s\n%s\n' "$f1" "$f2" | sort | head -n1)
-[[ "$s3" > "$first_done" || "$s3" == "$first_done" ]] || op_fail "host 3 started at $s3 before any of the first two finished ($f1, $f2)"
+s3=$(hf "${order[2]}" startedAt)
+first_done=$(printf '%s\n%s\n' "$(hf "${order[0]}" finishedAt)" "$(hf "${order[1]}" finishedAt)" | sort | head -n1)
+[[ "$s3" > "$first_done" || "$s3" == "$first_done" ]] || op_fail "host 3 started at $s3 before any of the first two finished"
 
 # Nodes: each was cordoned at some point and none is cordoned now.
+nj=$(kl_curl /api/v1/nodes)
 for a in "${FARM_ADDRS[@]}"; do
     grep -qE "^$a +true$" "$KL_DIR/nodes.watch" || op_fail "node $a was never seen cordoned"
-    op_expect_eq "node $a unschedulable" "$(kubectl get node "$a" -o jsonpath='{.spec.unschedulable}')" ""
+    op_expect_eq "node $a unschedulable" \
+        "$(jq -r --arg n "$a" '.items[] | select(.metadata.name == $n) | .spec.unschedulable // false' <<<"$nj")" false
 done
 # Pods: all evicted.
 left=$(kubectl -n default get pods -o name | wc -l)
