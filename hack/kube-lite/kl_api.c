@@ -69,6 +69,8 @@ void kl_api_send_doc(struct kl_rq *rq, int code, json_t *doc) {
         json_t *objs[1] = {doc};
         json_t *t = kl_table_build(table_columns(rq), objs, 1, include_object(rq),
                                    cm_json_get_str(doc, "metadata.resourceVersion"), NULL);
+        if (t)
+            kl_builtin_table_fixup(rq->rt, t, objs, 1);
         if (!t) {
             kl_send_status(rq->conn, 500, "InternalError", "cannot build table");
             return;
@@ -378,6 +380,8 @@ static void handle_list(struct kl_rq *rq) {
         json_t *t = docs ? kl_table_build(table_columns(rq), docs, n_items, include_object(rq),
                                           token_buf, token)
                          : NULL;
+        if (t)
+            kl_builtin_table_fixup(rq->rt, t, docs, n_items);
         for (size_t k = 0; docs && k < n_items; k++)
             json_decref(docs[k]);
         free(docs);
@@ -465,6 +469,8 @@ static int watch_add(struct watch *w, const char *type, const struct kl_obj *o) 
             json_t *objs[1] = {doc};
             emit = kl_table_build(table_columns(rq), objs, 1, include_object(rq),
                                   cm_json_get_str(doc, "metadata.resourceVersion"), NULL);
+            if (emit)
+                kl_builtin_table_fixup(rq->rt, emit, objs, 1);
             if (emit && !w->first_table)
                 json_object_set_new(emit, "columnDefinitions", json_array());
             w->first_table = 0;

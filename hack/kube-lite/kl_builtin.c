@@ -2,7 +2,10 @@
  * and field selectors that the real server's Go code provides for them. */
 #include "kl_server.h"
 
+#include "cm_json.h"
+
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,14 +60,19 @@ static const struct builtin builtins[] = {
     {"", "v1", "endpoints", "endpoints", "Endpoints", "ep", NULL, 1, 0, KL_KIND_PLAIN, 0, 0, 0,
      "[" AGE "]", NULL},
     {"", "v1", "nodes", "node", "Node", "no", NULL, 0, 1, KL_KIND_NODE, 0, 0, 0,
-     "[{\"name\":\"Status\",\"type\":\"string\",\"jsonPath\":\".status.conditions[?(@.type==\\\"Ready\\\")].status\"},"
-     "{\"name\":\"Unschedulable\",\"type\":\"boolean\",\"jsonPath\":\".spec.unschedulable\"}," AGE ","
+     /* Status and Roles are computed by kl_builtin_table_fixup(), as the real node printer */
+     "[{\"name\":\"Status\",\"type\":\"string\",\"jsonPath\":\".metadata.name\"},"
+     "{\"name\":\"Roles\",\"type\":\"string\",\"jsonPath\":\".metadata.name\"}," AGE ","
      "{\"name\":\"Version\",\"type\":\"string\",\"jsonPath\":\".status.nodeInfo.kubeletVersion\"},"
      "{\"name\":\"Internal-IP\",\"type\":\"string\",\"priority\":1,\"jsonPath\":\".status.addresses[0].address\"},"
-     "{\"name\":\"OS-Image\",\"type\":\"string\",\"priority\":1,\"jsonPath\":\".status.nodeInfo.osImage\"}]",
+     "{\"name\":\"OS-Image\",\"type\":\"string\",\"priority\":1,\"jsonPath\":\".status.nodeInfo.osImage\"},"
+     "{\"name\":\"Kernel-Version\",\"type\":\"string\",\"priority\":1,\"jsonPath\":\".status.nodeInfo.kernelVersion\"}]",
      node_fields},
     {"", "v1", "pods", "pod", "Pod", "po", "all", 1, 1, KL_KIND_POD, 0, 1, 0,
-     "[{\"name\":\"Status\",\"type\":\"string\",\"jsonPath\":\".status.phase\"}," AGE ","
+     /* Ready, Status and Restarts are computed by kl_builtin_table_fixup() */
+     "[{\"name\":\"Ready\",\"type\":\"string\",\"jsonPath\":\".metadata.name\"},"
+     "{\"name\":\"Status\",\"type\":\"string\",\"jsonPath\":\".status.phase\"},"
+     "{\"name\":\"Restarts\",\"type\":\"integer\",\"jsonPath\":\".metadata.name\"}," AGE ","
      "{\"name\":\"IP\",\"type\":\"string\",\"priority\":1,\"jsonPath\":\".status.podIP\"},"
      "{\"name\":\"Node\",\"type\":\"string\",\"priority\":1,\"jsonPath\":\".spec.nodeName\"}]",
      pod_fields},
@@ -209,5 +217,56 @@ void kl_builtin_done(void) {
     for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++) {
         json_decref(columns_cache[i]);
         columns_cache[i] = NULL;
+    }
+}
+
+/* The cells the real node and pod printers compute and a JSONPath cannot. */
+void kl_builtin_table_fixup(const struct kl_rtype *rt, json_t *table, json_t *const *docs, size_t n) {
+    json_t *rows = json_object_get(table, "rows");
+    if (rt->group[0] || (rt->flag != KL_KIND_NODE && rt->flag != KL_KIND_POD))
+        return;
+    for (size_t i = 0; i < n && i < json_array_size(rows); i++) {
+        json_t *cells = json_object_get(json_array_get(rows, i), "cells");
+        const json_t *d = docs[i];
+        if (rt->flag == KL_KIND_NODE) {
+            const char *ready = "Unknown";
+            size_t k;
+            json_t *c;
+            json_array_foreach(cm_json_get(d, "status.conditions"), k, c) {
+                const char *t = json_string_value(json_object_get(c, "type"));
+                const char *st = json_string_value(json_object_get(c, "status"));
+                if (t && st && !strcmp(t, "Ready"))
+                    ready = !strcmp(st, "True") ? "Ready" : !strcmp(st, "False") ? "NotReady" : "Unknown";
+            }
+            char status[64];
+            snprintf(status, sizeof(status), "%s%s", ready,
+                     cm_json_get_bool(d, "spec.unschedulable", 0) ? ",SchedulingDisabled" : "");
+            char roles[256] = "";
+            const char *key;
+            json_t *v;
+            json_object_foreach(cm_json_get(d, "metadata.labels"), key, v) {
+                if (!strncmp(key, "node-role.kubernetes.io/", 24) && strlen(roles) + strlen(key) < 200)
+                    snprintf(roles + strlen(roles), sizeof(roles) - strlen(roles), "%s%s",
+                             roles[0] ? "," : "", key + 24);
+            }
+            json_array_set_new(cells, 1, json_string(status));
+            json_array_set_new(cells, 2, json_string(roles[0] ? roles : "<none>"));
+        } else {
+            size_t total = json_array_size(cm_json_get(d, "spec.containers")), ready = 0;
+            json_int_t restarts = 0;
+            size_t k;
+            json_t *c;
+            json_array_foreach(cm_json_get(d, "status.containerStatuses"), k, c) {
+                if (json_is_true(json_object_get(c, "ready")))
+                    ready++;
+                restarts += json_integer_value(json_object_get(c, "restartCount"));
+            }
+            char rd[64];
+            snprintf(rd, sizeof(rd), "%zu/%zu", ready, total);
+            json_array_set_new(cells, 1, json_string(rd));
+            if (cm_json_get_str(d, "metadata.deletionTimestamp"))
+                json_array_set_new(cells, 2, json_string("Terminating"));
+            json_array_set_new(cells, 3, json_integer(restarts));
+        }
     }
 }

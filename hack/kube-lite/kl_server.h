@@ -88,6 +88,9 @@ int kl_builtin_register(struct kl_store *store);
 const json_t *kl_builtin_columns(const struct kl_rtype *rt);
 /* The field selector paths a type supports beyond metadata.name/namespace (NULL-terminated). */
 const char *const *kl_builtin_fields(const struct kl_rtype *rt);
+/* Fills in the Table cells of nodes and pods that the real printers compute (node Status and
+ * Roles, pod Ready and Restarts); rows are in the order of docs. Other kinds: no change. */
+void kl_builtin_table_fixup(const struct kl_rtype *rt, json_t *table, json_t *const *docs, size_t n);
 /* Releases the column tables at exit. */
 void kl_builtin_done(void);
 

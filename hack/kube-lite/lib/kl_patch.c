@@ -346,7 +346,7 @@ static int apply_op(json_t *doc, const json_t *op, char **ret_err)
             r = -EINVAL;
         } else {
             json_t *vc = json_deep_copy(value);
-            long idx;
+            long idx = 0; /* container_get() above proved key a valid index; -O2 cannot see it */
             if (!vc)
                 r = -ENOMEM;
             else if (json_is_object(con))
