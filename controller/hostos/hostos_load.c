@@ -496,7 +496,7 @@ static int parse_match(struct ld *l, yaml_node_t *n, struct hostos_profile *p) {
         return r;
     p->match_atomic = HOSTOS_ATOMIC_ANY;
     if ((v = map_get(l, n, "atomic"))) {
-        bool b;
+        bool b = false; /* set by get_bool() on success; -O2 cannot see it */
         if ((r = get_bool(l, v, "match: atomic", &b)) < 0)
             return r;
         p->match_atomic = b ? HOSTOS_ATOMIC_YES : HOSTOS_ATOMIC_NO;

@@ -491,7 +491,12 @@ json_t *kube_informer_get(struct kube_informer *inf, const char *ns, const char 
     char *key = n <= sizeof(small) ? small : malloc(n);
     if (!key)
         return NULL;
-    snprintf(key, n, "%s/%s", ns, name);
+    /* n was sized for the whole key; checking the result tells -O2's truncation warning so. */
+    if (snprintf(key, n, "%s/%s", ns, name) >= (int)n) {
+        if (key != small)
+            free(key);
+        return NULL;
+    }
     json_t *o = kube_informer_get_key(inf, key);
     if (key != small)
         free(key);
