@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Failure policies on an unmanaged cluster of 4 farm hosts, where the second host's reboot
+# command fails (the farm makes `systemctl reboot` exit 1 there):
+#  - Abort (default): the first host finishes, the second fails with a message naming the step
+#    and the reason, the last two are never started (Skipped, never rebooted); phase Failed,
+#    condition Complete=False/HostFailed; the failing host is not annotated any more.
+#  - Continue with maxFailures 1: the same host fails, every other host is restarted, and the
+#    operation Finishes with one failure.
+set -euo pipefail
+source "$(dirname "$0")/op_lib.sh"
+
+op_setup
+op_farm 4 fedora --reboot-seconds 1
+op_secret
+op_cluster lab
+op_controller
+op_hosts lab "${FARM_ADDRS[@]}"
+op_wait_phase disassociated 120 "${FARM_ADDRS[@]}"
+mapfile -t order < <(printf '%s\n' "${FARM_ADDRS[@]}" | sort)
+bad=${order[1]}
+op_farm_host "$bad" fail "systemctl reboot" 1
+op_log "hosts ready; $bad's reboot will fail"
+
+op_create abort lab restart "hostTimeout: 60s"
+op_wait 90 "operation abort Failed" op_phase_is abort Failed
+j=$(op_json abort)
+hf() { jq -r --arg h "$1" --arg f "$2" '.status.hosts[] | select(.name == $h) | .[$f] // ""' <<<"$j"; }
+op_expect_eq "first host" "$(hf "${order[0]}" step)" Done
+op_expect_eq "failing host" "$(hf "$bad" step)" Failed
+msg=$(hf "$bad" message)
+[[ "$msg" == Rebooting:* && "$msg" == *"systemctl reboot"*"exited 1"* ]] ||
+    op_fail "the failure message does not say which step failed and why: $msg"
+for i in 2 3; do
+    op_expect_eq "host $i after the failure" "$(hf "${order[$i]}" step)" Skipped
+    op_expect_eq "host $i reboots" "$(op_reboot_count "${order[$i]}")" 0
+done
+op_expect_eq "reboots of the first host" "$(op_reboot_count "${order[0]}")" 1
+op_expect_eq "reboots of the failing host" "$(op_reboot_count "$bad")" 0
+op_expect_eq "counters" "$(jq -r '"\(.status.total)/\(.status.succeeded)/\(.status.failed)/\(.status.inProgress)"' <<<"$j")" "4/1/1/0"
+op_expect_eq "Complete" "$(jq -r '.status.conditions[] | select(.type == "Complete") | .status + "/" + .reason' <<<"$j")" False/HostFailed
+grep -q "host $bad failed" <<<"$(jq -r .status.message <<<"$j")" || op_fail "phase message does not name the host: $(jq -r .status.message <<<"$j")"
+op_events abort | grep -q "^HostFailed host $bad: Rebooting" || op_fail "no HostFailed Event"
+ann=$(op_hosts_json | jq -r '[.items[] | .metadata.annotations["commissaire.io/operation"] // empty] | length')
+op_expect_eq "hosts still annotated" "$ann" 0
+op_log "Abort: stopped after $bad failed"
+
+op_create cont lab restart "failurePolicy: Continue" "maxFailures: 1" "maxUnavailable: 2" "hostTimeout: 60s"
+op_wait 120 "operation cont Finished" op_phase_is cont Finished
+j=$(op_json cont)
+op_expect_eq "counters" "$(jq -r '"\(.status.total)/\(.status.succeeded)/\(.status.failed)"' <<<"$j")" "4/3/1"
+op_expect_eq "failing host" "$(hf "$bad" step)" Failed
+op_expect_eq "Complete" "$(jq -r '.status.conditions[] | select(.type == "Complete") | .status + "/" + .reason' <<<"$j")" True/FinishedWithFailures
+op_expect_eq "reboots of the first host" "$(op_reboot_count "${order[0]}")" 2
+for i in 2 3; do op_expect_eq "host $i reboots" "$(op_reboot_count "${order[$i]}")" 1; done
+op_expect_eq "reboots of the failing host" "$(op_reboot_count "$bad")" 0
+maxdown=$(op_max_down)
+[[ $maxdown -le 2 ]] || op_fail "max down $maxdown > 2"
+op_stop_controller
+op_log "PASS"
