@@ -80,8 +80,8 @@ op_fail() {
     local l
     for l in "${OP_LOGS[@]}"; do
         op_log "controller log $l (operation lines, tail):"
-        grep -E 'operation|error|ERROR|WARN|Sanitizer' "$l" | tail -n 40 >&2
-        [[ -n "${OP_KEEP_LOGS:-}" ]] && cp "$l" "$OP_KEEP_LOGS/" 2>/dev/null
+        grep -E 'operation|error|ERROR|WARN|Sanitizer' "$l" | tail -n 40 >&2 || true
+        if [[ -n "${OP_KEEP_LOGS:-}" ]]; then cp "$l" "$OP_KEEP_LOGS/" 2>/dev/null || true; fi
     done
     exit 1
 }

@@ -56,7 +56,7 @@ op_expect_eq "non-atomic host step" "$(hf "$trad_in_tree" step)" Failed
 grep -q "deploy needs an rpm-ostree" <<<"$(hf "$trad_in_tree" message)" ||
     op_fail "non-atomic host message: $(hf "$trad_in_tree" message)"
 op_expect_eq "non-atomic host reboots" "$(op_reboot_count "$trad_in_tree")" 0
-if "$FARM_SH" records --dir "$FARM_DIR" "$trad_in_tree" | grep -q 'rpm-ostree'; then
+if "$FARM_SH" records --dir "$FARM_DIR" "$trad_in_tree" | grep -q ' cmd rpm-ostree'; then
     op_fail "rpm-ostree ran on the non-atomic host"
 fi
 op_expect_eq "deploy counters" "$(jq -r '"\(.status.total)/\(.status.succeeded)/\(.status.failed)"' <<<"$j")" "3/2/1"
