@@ -412,6 +412,7 @@ static void collect_api(struct rc_metrics *m, void *userdata) {
  * backoff until it worked or a signal asks to stop: nothing useful happens without the API. */
 static int ensure_default_network(struct kube_client *c, const char *ns, sigset_t *sigs) {
     for (unsigned attempt = 0;; attempt++) {
+        atomic_store(&last_tick_ms, cm_time_mono_ms()); /* waiting on the API is not a hang */
         struct kube_error err;
         kube_error_init(&err);
         int r = kube_get(c, &RC_RES_NETWORKS, ns, "default", NULL, NULL, &err);

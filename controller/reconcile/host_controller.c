@@ -560,6 +560,10 @@ static struct rc_result do_register(struct pass *p, struct upd *u) {
         if (!*cluster) {
             reason = "NoCluster";
             why = "the host belongs to no cluster";
+        } else if (!p->cluster) {
+            reason = "ClusterNotFound";
+            snprintf(buf, sizeof buf, "cluster %s not found", cluster);
+            why = buf;
         } else if (!p->cm_named) {
             reason = "Unmanaged";
             snprintf(buf, sizeof buf, "cluster %s has no container manager", cluster);
