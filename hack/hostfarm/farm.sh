@@ -67,7 +67,7 @@ ours() {
   [[ -n $1 && -r /proc/$1/cmdline ]] || return 1
   while IFS= read -r -d '' a; do args+=("$a"); done 2>/dev/null </proc/"$1"/cmdline
   ((${#args[@]} >= 3)) || return 1
-  [[ ${args[1]} == */hostloop.sh && ${args[2]} == "$DIR" ]] && return 0
+  [[ ${args[1]} == */hostloop.sh && ${args[2]} == "$DIR" ]] && return 0 # supervisor(s)
   [[ ${args[0]} == *hostfarm-nsinit && ${args[1]} == "$DIR" ]] && return 0
   [[ ${args[-1]} == "$DIR"/hosts/*/hang.ready ]] && return 0
   return 1
@@ -148,8 +148,21 @@ build_template() {
 CACHE=/var/tmp/hostfarm-cache
 prepare_artifacts() {
   local sum c n tmp
-  sum=$(cat "$HERE/src/hostfarm-nsinit.c" "$HERE/standin/standin" "$HERE/standin/farm-session" "$HERE/farm.sh" | sha256sum)
+  sum=$(cat "$HERE/src/hostfarm-nsinit.c" "$HERE/src/hostfarm-mktree.c" "$HERE/standin/standin" "$HERE/standin/farm-session" "$HERE/farm.sh" \
+    "$HERE/lib/hostloop.sh" "$HERE/lib/common.sh" | sha256sum)
   c=$CACHE/${sum:0:16}
+  # The supervisors run from the cache: bash reads a script while running it, so a running farm
+  # must never see its script edited underneath.
+  if [[ ! -f $c/lib/hostloop.sh ]]; then
+    mkdir -p "$c"
+    tmp=$(mktemp -d "$c/build.XXXXXX")
+    cp "$HERE/lib/hostloop.sh" "$HERE/lib/common.sh" "$tmp/"
+    mkdir -p "$c/lib"
+    mv -f "$tmp/common.sh" "$c/lib/common.sh"
+    mv -f "$tmp/hostloop.sh" "$c/lib/hostloop.sh"
+    rm -rf "$tmp"
+  fi
+  LIBDIR=$c/lib
   if [[ ! -d $c/usr-standins ]]; then
     mkdir -p "$c"
     tmp=$(mktemp -d "$c/build.XXXXXX")
@@ -177,6 +190,12 @@ prepare_artifacts() {
     rm -rf "$tmp"
   fi
   TEMPLATE=$c/host-template
+  MKTREE=${HOSTFARM_MKTREE:-$c/hostfarm-mktree}
+  if [[ ! -x $MKTREE ]]; then
+    cc -std=c17 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o "$MKTREE.$$" "$HERE/src/hostfarm-mktree.c" ||
+      die "cannot compile hostfarm-mktree"
+    mv -f "$MKTREE.$$" "$MKTREE"
+  fi
   if [[ -n ${HOSTFARM_NSINIT:-} ]]; then
     [[ -x $HOSTFARM_NSINIT ]] || die "HOSTFARM_NSINIT=$HOSTFARM_NSINIT is not executable"
     NSINIT=$HOSTFARM_NSINIT
@@ -251,11 +270,10 @@ write_sshd_config() { # write_sshd_config ROOT ADDR
   } >"$1/etc/ssh/sshd_config"
 }
 
-setup_host() { # setup_host INDEX — everything with shell builtins but one `cp`
+setup_host() { # setup_host INDEX — shell builtins only (the tree comes from hostfarm-mktree)
   local i=$1 addr=$BASE.$1 H R F cpus mem key pub
   H=$DIR/hosts/$addr R=$DIR/hosts/$addr/root F=$DIR/hosts/$addr/root/.hostfarm/facts
   os_for "$i"
-  cp -a "$TEMPLATE" "$H"
   echo "$addr" >"$R/.hostfarm/addr"
   printf '%d.%03d\n' $((REBOOT_DELAY_MS / 1000)) $((REBOOT_DELAY_MS % 1000)) >"$R/.hostfarm/reboot_delay"
   : >"$R/.hostfarm/records.log"
@@ -334,6 +352,10 @@ EOF
   ((RSA)) && keypool_fill_rsa
   phase "key pool"
   read -r CLIENT_PUB <"$DIR/client_key.pub"
+  local dests=()
+  for ((i = 1; i <= COUNT; i++)); do dests+=("$DIR/hosts/$BASE.$i"); done
+  "$MKTREE" "$TEMPLATE" "${dests[@]}" || die "cannot create the host directories"
+  phase "host trees"
   n=2 # workers: one per core
   for ((w = 0; w < n; w++)); do
     (for ((i = w + 1; i <= COUNT; i += n)); do setup_host "$i"; done) &
@@ -343,12 +365,9 @@ EOF
   : >"$DIR/hosts.list"
   local line
   for ((i = 1; i <= COUNT; i++)); do read -r line <"$DIR/hosts/$BASE.$i/os"; echo "$line" >>"$DIR/hosts.list"; done
-  for ((i = 1; i <= COUNT; i++)); do
-    local H=$DIR/hosts/$BASE.$i
-    # Not setsid: the supervisors stay in the caller's process group, so a test runner that
-    # kills the group on timeout takes the farm down too (and each host with its supervisor).
-    /bin/bash "$HERE/lib/hostloop.sh" "$DIR" "$BASE.$i" </dev/null >>"$H/loop.log" 2>&1 &
-  done
+  # One supervisor process forks a subshell per host. Not setsid: it stays in the caller's
+  # process group, so a test runner that kills the group on timeout takes the farm down too.
+  /bin/bash "$LIBDIR/hostloop.sh" "$DIR" </dev/null >>"$DIR/supervisor.log" 2>&1 &
   phase "supervisors launched"
   write_known_hosts
   {

@@ -5,7 +5,7 @@ foreach(t facts confine reboot ondemand stop)
   add_test(NAME hostfarm_${t}
            COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/hostfarm_${t}.sh)
   set_tests_properties(hostfarm_${t} PROPERTIES
-    TIMEOUT 300
+    TIMEOUT 600
     LABELS integration
-    ENVIRONMENT "HOSTFARM_NSINIT=$<TARGET_FILE:hostfarm-nsinit>")
+    ENVIRONMENT "HOSTFARM_NSINIT=$<TARGET_FILE:hostfarm-nsinit>;HOSTFARM_MKTREE=$<TARGET_FILE:hostfarm-mktree>")
 endforeach()
