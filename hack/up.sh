@@ -115,6 +115,15 @@ mkdir -p "$STACK_DIR/logs" "$STACK_DIR/pids" "$STACK_DIR/kube-lite" "$STACK_DIR/
 chmod 0700 "$STACK_DIR"
 export KUBECONFIG=$STACK_DIR/kubeconfig KUBECACHEDIR=$STACK_DIR/kubecache
 
+# ---- the host farm: started now, in the background, as it needs nothing else -----------------
+FARM_DIR=$STACK_DIR/farm
+farm_env=()
+[[ -x $NSINIT ]] && farm_env=(env "HOSTFARM_NSINIT=$NSINIT")
+# In its own session, so the hosts' supervisors are not hung up with the terminal.
+"${farm_env[@]}" setsid "$STACK_FARM_SH" start --dir "$FARM_DIR" --count "$HOSTS" --os mixed \
+    --reboot-seconds "$REBOOT_S" >"$STACK_DIR/logs/farm.log" 2>&1 &
+farm_start_pid=$!
+
 # ---- kube-lite and the cluster configuration of manifests/ -----------------------------------
 stack_daemon kube-lite "$KUBE_LITE" --listen 127.0.0.1:0 --kubeconfig-out "$KUBECONFIG" \
     --cert-dir "$STACK_DIR/kube-lite" || die "kube-lite did not start"
@@ -134,30 +143,6 @@ kubectl wait --for=condition=Established --timeout=60s crd/hosts.commissaire.io 
     crd/containermanagers.commissaire.io >>"$STACK_DIR/logs/apply.log" 2>&1 ||
     die "the CRDs were not Established"
 say "applied                CRDs, namespace $NS, ServiceAccounts, RBAC, ConfigMap (manifests/)"
-
-# ---- the host farm -------------------------------------------------------------------------
-FARM_DIR=$STACK_DIR/farm
-farm_env=()
-[[ -x $NSINIT ]] && farm_env=(env "HOSTFARM_NSINIT=$NSINIT")
-# In its own session, so the hosts' supervisors are not hung up with the terminal.
-"${farm_env[@]}" setsid "$STACK_FARM_SH" start --dir "$FARM_DIR" --count "$HOSTS" --os mixed \
-    --reboot-seconds "$REBOOT_S" >"$STACK_DIR/logs/farm.log" 2>&1 ||
-    { tail -n 20 "$STACK_DIR/logs/farm.log" >&2; die "the host farm did not start"; }
-mapfile -t FARM_ADDRS < <("$STACK_FARM_SH" addrs --dir "$FARM_DIR")
-# The supervisors' session (setsid made farm.sh its leader): down.sh checks it is empty.
-read -r loop_pid <"$FARM_DIR/hosts/${FARM_ADDRS[0]}/loop.pid"
-stat=$(cat "/proc/$loop_pid/stat")
-stat=${stat##*) }
-read -r _ _ _ farm_sid _ <<<"$stat"
-echo "$farm_sid" >>"$STACK_DIR/pids/sessions"
-FARM_PORT=$(sed -n 's/^FARM_PORT=//p' "$FARM_DIR/farm.conf" | head -n1)
-say "host farm              ${#FARM_ADDRS[@]} hosts ${FARM_ADDRS[0]}..${FARM_ADDRS[-1]} port $FARM_PORT ($(awk '{print $2}' "$FARM_DIR/hosts.list" | paste -sd, -))"
-
-# The farm's client key becomes the sample's Secret (created, not applied, so the key is not
-# copied into a last-applied-configuration annotation).
-kubectl -n "$NS" create secret generic sample-ssh-key --type=kubernetes.io/ssh-auth \
-    --from-file=ssh-privatekey="$FARM_DIR/client_key" >/dev/null ||
-    die "cannot create the SSH key Secret"
 
 # ---- commissaire-shim: HTTPS with a self-signed certificate, basic auth + bearer tokens -------
 SHIM_DIR=$STACK_DIR/shim
@@ -199,10 +184,6 @@ stack_daemon controller "$CONTROLLER" --kubeconfig "$KUBECONFIG" --namespace "$N
     --profiles-configmap commissaire-os-profiles \
     --host-check-interval 30s --node-poll-interval 500ms --ssh-connect-timeout 5s ||
     die "commissaire-controller did not start"
-stack_daemon kubelet-standin "$REPO/hack/lib/kubelet-standin.sh" "$KUBECONFIG" \
-    "$STACK_DIR/kube-lite/ca.crt" "$FARM_DIR" 0.5 ||
-    die "the kubelet stand-in did not start"
-
 SHIM_PORT= METRICS_PORT=
 for ((i = 0; i < 300; i++)); do
     [[ -z $SHIM_PORT && -s $SHIM_DIR/port ]] && SHIM_PORT=$(cat "$SHIM_DIR/port")
@@ -228,6 +209,27 @@ wait_ok "http://127.0.0.1:$METRICS_PORT/readyz" || die "the controller's /readyz
 wait_ok "$SHIM_URL/readyz" --cacert "$SHIM_DIR/tls.crt" || die "the shim's /readyz never answered 200"
 say "commissaire-controller metrics http://127.0.0.1:$METRICS_PORT/metrics (leader election on)"
 say "commissaire-shim       $SHIM_URL (user $SHIM_USER)"
+
+# ---- the farm is needed from here on ---------------------------------------------------------
+wait "$farm_start_pid" || { tail -n 20 "$STACK_DIR/logs/farm.log" >&2; die "the host farm did not start"; }
+mapfile -t FARM_ADDRS < <("$STACK_FARM_SH" addrs --dir "$FARM_DIR")
+# The supervisors' session (setsid made farm.sh its leader): down.sh checks it is empty.
+read -r loop_pid <"$FARM_DIR/hosts/${FARM_ADDRS[0]}/loop.pid"
+stat=$(cat "/proc/$loop_pid/stat")
+stat=${stat##*) }
+read -r _ _ _ farm_sid _ <<<"$stat"
+echo "$farm_sid" >>"$STACK_DIR/pids/sessions"
+FARM_PORT=$(sed -n 's/^FARM_PORT=//p' "$FARM_DIR/farm.conf" | head -n1)
+say "host farm              ${#FARM_ADDRS[@]} hosts ${FARM_ADDRS[0]}..${FARM_ADDRS[-1]} port $FARM_PORT ($(awk '{print $2}' "$FARM_DIR/hosts.list" | paste -sd, -))"
+
+# The farm's client key becomes the sample's Secret (created, not applied, so the key is not
+# copied into a last-applied-configuration annotation).
+kubectl -n "$NS" create secret generic sample-ssh-key --type=kubernetes.io/ssh-auth \
+    --from-file=ssh-privatekey="$FARM_DIR/client_key" >/dev/null ||
+    die "cannot create the SSH key Secret"
+stack_daemon kubelet-standin "$REPO/hack/lib/kubelet-standin.sh" "$KUBECONFIG" \
+    "$STACK_DIR/kube-lite/ca.crt" "$FARM_DIR" 0.5 ||
+    die "the kubelet stand-in did not start"
 
 cat >"$STACK_DIR/env" <<EOF
 # The local stack's settings: source $STACK_DIR/env
@@ -274,8 +276,6 @@ fi
 # "trivial" container manager, which registers nothing (hosts end disassociated); here it is
 # pointed at a "kubernetes" one for the stack's own API server, so the hosts become Nodes and go
 # active. The Hosts are the farm's; the Secret was made from the farm key above.
-kubectl apply -f manifests/samples/network.yaml -f manifests/samples/containermanager.yaml \
-    >>"$STACK_DIR/logs/apply.log" 2>&1 || die "applying the sample Network/ContainerManager failed"
 {
     cat <<EOF
 # Generated by hack/up.sh from manifests/samples/ for the local farm.
@@ -294,8 +294,9 @@ EOF
         printf 'spec:\n  address: "%s"\n  port: %s\n  remoteUser: root\n  sshKeySecretRef: {name: sample-ssh-key}\n  cluster: sample\n' "$a" "$FARM_PORT"
     done
 } >"$STACK_DIR/demo/samples.yaml"
-kubectl apply -f "$STACK_DIR/demo/samples.yaml" >>"$STACK_DIR/logs/apply.log" 2>&1 ||
-    die "applying the sample Cluster and Hosts failed"
+kubectl apply -f manifests/samples/network.yaml -f manifests/samples/containermanager.yaml \
+    -f "$STACK_DIR/demo/samples.yaml" >>"$STACK_DIR/logs/apply.log" 2>&1 ||
+    die "applying the samples failed (see $STACK_DIR/logs/apply.log)"
 say "applied                samples: Network sample-network, Cluster sample, ${#FARM_ADDRS[@]} Hosts (.stack/demo/samples.yaml)"
 
 # ---- progress display -------------------------------------------------------------------------
@@ -324,6 +325,9 @@ poll_hosts() {
     # A unit separator, not a tab: tabs are IFS white space, so empty fields would collapse.
     while IFS=$'\x1f' read -r name phase os ver step msg; do
         [[ -n $name ]] || continue
+        # Between two bootstrap steps the step is empty: not worth a line.
+        [[ $phase == bootstrapping && -z $step && ${host_seen[$name]:-} == bootstrapping/* ]] &&
+            step=${host_seen[$name]#bootstrapping/}
         key="$phase/$step"
         if [[ ${host_seen[$name]:-} != "$key" ]]; then
             host_seen[$name]=$key
@@ -345,16 +349,17 @@ poll_op() {
     local js rows name step msg
     js=$(stack_cr operations "$OP" 2>/dev/null) || return 0
     read -r OP_PHASE OP_DONE OP_TOTAL < <(jq -r '[(.status.phase // "Pending"), (.status.succeeded // 0), (.status.total // 0)] | @tsv' <<<"$js" 2>/dev/null) || return 0
-    if [[ ${op_seen[_phase]:-} != "$OP_PHASE" ]]; then
-        op_seen[_phase]=$OP_PHASE
-        show "operation $OP  $OP_PHASE"
-    fi
+    # Hosts first, so "Finished" comes after the last host's "Done".
     rows=$(jq -r '.status.hosts[]? | [.name, (.step // ""), (.message // "")] | join("\u001f")' <<<"$js" 2>/dev/null) || rows=
     while IFS=$'\x1f' read -r name step msg; do
         [[ -n $name && ${op_seen[$name]:-} != "$step" ]] || continue
         op_seen[$name]=$step
         show "  restart $name  $step${msg:+  ($msg)}"
     done <<<"$rows"
+    if [[ ${op_seen[_phase]:-} != "$OP_PHASE" ]]; then
+        op_seen[_phase]=$OP_PHASE
+        show "operation $OP  $OP_PHASE"
+    fi
     status_line="operation $OP: $OP_PHASE $OP_DONE/$OP_TOTAL"
 }
 

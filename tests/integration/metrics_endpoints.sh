@@ -97,11 +97,12 @@ for f in "commissaire_controller_reconcile_total counter" \
     "commissaire_controller_leader gauge"; do
     grep -qxF "$f" <<<"$fams" || ml_fail "controller /metrics lacks family '$f'"
 done
-# Operation progress, once the Operation controller is part of the binary.
-if ml_has "$M/c1" 'commissaire_controller_reconcile_total{kind="Operation"}'; then
-    grep -q '^commissaire_controller_operation' <<<"$fams" ||
-        ml_fail "the Operation controller exports no commissaire_controller_operation* family"
-fi
+# Operation progress (the Operation controller's families).
+for f in "commissaire_operation_hosts gauge" "commissaire_operations gauge" \
+    "commissaire_operation_steps_total counter" \
+    "commissaire_operation_host_duration_seconds histogram"; do
+    grep -qxF "$f" <<<"$fams" || ml_fail "controller /metrics lacks family '$f'"
+done
 r1=$(ml_get "$M/c1" 'commissaire_controller_reconcile_total{kind="Host"}')
 ml_gt "$r1" "$((${r0%.*} + 2))" || ml_fail "Host reconciles did not move: $r0 -> $r1"
 ml_gt "$(ml_get "$M/c1" 'commissaire_controller_reconcile_duration_seconds_count{kind="Host"}')" 2 ||
