@@ -98,5 +98,23 @@ gone() { ! kubectl -n $NS get operation third >/dev/null 2>&1; }
 op_wait 30 "third deleted" gone
 ann=$(op_hosts_json | jq -r '[.items[] | .metadata.annotations["commissaire.io/operation"] // empty] | length')
 op_expect_eq "hosts annotated after delete" "$ann" 0
+op_log "third deleted while running; no annotation left"
+
+# ---- hostSelector, and a host deleted mid-operation ----
+for i in 0 1 3; do kubectl -n $NS label host "${order[$i]}" role=canary >/dev/null; done
+declare -A reb
+for a in "${FARM_ADDRS[@]}"; do reb[$a]=$(op_reboot_count "$a"); done
+op_create fourth lab restart "hostSelector: {matchLabels: {role: canary}}"
+first_in_flight() { op_json fourth | jq -e --arg h "${order[0]}" '.status.hosts[] | select(.name == $h) | .step != "Pending"' >/dev/null; }
+op_wait 30 "fourth started its first host" first_in_flight
+kubectl -n $NS delete host "${order[3]}" --wait=false >/dev/null
+op_wait 90 "fourth Finished" op_phase_is fourth Finished
+j=$(op_json fourth)
+op_expect_eq "selected hosts" "$(jq -r '[.status.hosts[].name] | join(",")' <<<"$j")" "${order[0]},${order[1]},${order[3]}"
+dmsg=$(jq -r --arg h "${order[3]}" '.status.hosts[] | select(.name == $h) | .step + ": " + .message' <<<"$j")
+[[ "$dmsg" =~ ^"Skipped: not started: the Host "(was|is\ being)" deleted"$ ]] || op_fail "deleted host: $dmsg"
+op_expect_eq "unselected host untouched" "$(op_reboot_count "${order[2]}")" "${reb[${order[2]}]}"
+op_expect_eq "deleted host not rebooted" "$(op_reboot_count "${order[3]}")" "${reb[${order[3]}]}"
+for i in 0 1; do op_expect_eq "selected host $i rebooted" "$(op_reboot_count "${order[$i]}")" "$((reb[${order[$i]}] + 1))"; done
 op_stop_controller
 op_log "PASS"
