@@ -39,6 +39,7 @@ ct_log() { echo "[$(date +%T.%3N)] $*" >&2; }
 ct_cleanup() {
     local rc=$?
     set +e
+    rm -f "$CT_STATE"
     if [[ -n "$CT_KUBELET_PID" ]]; then
         kill "$CT_KUBELET_PID" 2>/dev/null
         wait "$CT_KUBELET_PID" 2>/dev/null
@@ -55,9 +56,33 @@ ct_cleanup() {
     exit $rc
 }
 
+# A watchdog outside the test's process group cleans up when the test is killed with SIGKILL
+# (a ctest timeout), which no trap can catch: the farm's hosts are daemons that would
+# otherwise stay. It reads what to clean from CT_STATE, which the EXIT trap removes first.
+CT_STATE=
+ct_watchdog() {
+    CT_STATE=$(mktemp /tmp/ct-state.XXXXXX)
+    local me=$$
+    setsid bash -c '
+        while kill -0 '"$me"' 2>/dev/null; do sleep 1; done
+        [[ -f "$0" ]] || exit 0
+        while read -r kind what; do
+            case $kind in
+            pid) kill -TERM "$what" 2>/dev/null ;;
+            farm) "'"$FARM_SH"'" stop --dir "$what" >/dev/null 2>&1; rm -rf "$what" ;;
+            dir) rm -rf "$what" ;;
+            esac
+        done <"$0"
+        rm -f "$0"' "$CT_STATE" </dev/null >/dev/null 2>&1 &
+}
+ct_remember() { [[ -n "$CT_STATE" ]] && echo "$1 $2" >>"$CT_STATE"; return 0; }
+
 ct_setup() {
     trap ct_cleanup EXIT
+    ct_watchdog
     kl_start
+    ct_remember pid "$KL_PID"
+    ct_remember dir "$KL_DIR"
     kl_apply_crds
     kubectl apply -f - >/dev/null <<EOF
 apiVersion: v1
@@ -97,6 +122,7 @@ ct_farm() {
     "$FARM_SH" start --dir "$FARM_DIR" --count "$n" --os "$os" --base auto "$@" >"$FARM_DIR.log" 2>&1 ||
         { cat "$FARM_DIR.log" >&2; ct_fail "farm did not start"; }
     rm -f "$FARM_DIR.log"
+    ct_remember farm "$FARM_DIR"
     mapfile -t FARM_ADDRS < <("$FARM_SH" addrs --dir "$FARM_DIR")
     FARM_KEY="$FARM_DIR/client_key"
     FARM_PORT=$(sed -n 's/^FARM_PORT=//p' "$FARM_DIR/farm.conf" | head -n1)
@@ -148,6 +174,7 @@ ct_controller() {
         --ssh-connect-timeout 3s --ssh-command-timeout 30s --qps 200 --burst 400 \
         --builtin-profiles-dir "$REPO/controller/hostos/profiles" "$@" >"$CT_LOG" 2>&1 &
     CT_PID=$!
+    ct_remember pid "$CT_PID"
     local i
     for ((i = 0; i < 100; i++)); do
         CT_METRICS=$(sed -n 's/.*msg="serving \/metrics \/healthz \/readyz".* port=\([0-9]*\).*/\1/p' "$CT_LOG" | head -n1)
@@ -163,6 +190,8 @@ ct_stop_controller() {
     kill -TERM "$CT_PID"
     local rc=0
     wait "$CT_PID" || rc=$?
+    # Forget the pid so that the watchdog never signals a process that reused it.
+    [[ -n "$CT_STATE" ]] && sed -i "/^pid $CT_PID\$/d" "$CT_STATE"
     CT_PID=
     if grep -qE 'ERROR: (Address|Leak|Thread)Sanitizer|runtime error:' "$CT_LOG"; then
         grep -A30 -E 'ERROR: (Address|Leak|Thread)Sanitizer|runtime error:' "$CT_LOG" | head -60 >&2
@@ -185,6 +214,7 @@ ct_fake_kubelet() {
         done
     ) &
     CT_KUBELET_PID=$!
+    ct_remember pid "$CT_KUBELET_PID"
 }
 
 ct_jp() { kubectl -n $NS get "$1" "$2" -o jsonpath="{$3}" 2>/dev/null; }

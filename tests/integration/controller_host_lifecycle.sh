@@ -3,12 +3,13 @@
 # fake kubelet marks its Node Ready) with facts equal to the farm's; every OS profile runs its
 # commands in order, and a second run (the Host re-created) changes nothing. The Node is created
 # and labelled with the cluster; the Host gets its finalizer and label; metrics and health
-# endpoints answer; a trivial container manager leaves hosts disassociated.
+# endpoints answer; a trivial container manager leaves hosts disassociated; a container manager
+# given by URL + CA + token Secret (here: kube-lite itself) registers through a client of its own.
 set -euo pipefail
 source "$(dirname "$0")/controller_host_lib.sh"
 
 ct_setup
-ct_farm 6 fedora,centos,rhel,atomic,debian,fedora
+ct_farm 7 fedora,centos,rhel,atomic,debian,fedora,centos
 ct_secret farm-key
 kubectl apply -f - >/dev/null <<YAML
 apiVersion: commissaire.io/v1alpha1
@@ -30,20 +31,44 @@ apiVersion: commissaire.io/v1alpha1
 kind: Cluster
 metadata: {name: lab, namespace: $NS}
 spec: {containerManager: triv}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: remote-creds, namespace: $NS}
+data:
+  token: $(printf '%s' "$KL_TOKEN" | base64 -w0)
+---
+apiVersion: commissaire.io/v1alpha1
+kind: ContainerManager
+metadata: {name: remote, namespace: $NS}
+spec:
+  type: openshift
+  serverURL: "$KL_URL"
+  credentialsSecretRef: {name: remote-creds}
+  ca: |
+$(sed 's/^/    /' "$KL_CA")
+---
+apiVersion: commissaire.io/v1alpha1
+kind: Cluster
+metadata: {name: far, namespace: $NS}
+spec: {containerManager: remote}
 YAML
 ct_fake_kubelet
 ct_controller
 
 managed=("${FARM_ADDRS[@]:0:5}")
 unmanaged=${FARM_ADDRS[5]}
+remote=${FARM_ADDRS[6]}
 for a in "${managed[@]}"; do ct_host "$a" "cluster: prod"; done
 ct_host "$unmanaged" "cluster: lab"
+ct_host "$remote" "cluster: far"
 
 ct_wait 20 "the default Network" kubectl -n $NS get network default
 ct_expect_eq "default network type" "$(ct_jp network default .spec.type)" flannel_etcd
 
 for a in "${managed[@]}"; do ct_wait 90 "$a active" ct_phase_is "$a" active; done
 ct_wait 30 "$unmanaged disassociated" ct_phase_is "$unmanaged" disassociated
+ct_wait 60 "$remote active" ct_phase_is "$remote" active
 ct_log "all hosts settled"
 ct_hosts_snapshot
 ct_farm_snapshot
@@ -75,6 +100,14 @@ for a in "${managed[@]}"; do
     ct_expect_eq "node $a label" \
         "$(jq -r --arg n "$a" '.items[] | select(.metadata.name == $n) | .metadata.labels["commissaire.io/cluster"]' "$KL_DIR/nodes.json")" prod
 done
+ct_expect_eq "$remote label on its node" \
+    "$(jq -r --arg n "$remote" '.items[] | select(.metadata.name == $n) | .metadata.labels["commissaire.io/cluster"]' "$KL_DIR/nodes.json")" far
+# The kubelet of the remote cluster got that cluster's server and token in its kubeconfig.
+kc="$FARM_DIR/hosts/$remote/root/var/lib/kubelet/kubeconfig"
+grep -qF "server: \"$KL_URL\"" "$kc" || ct_fail "kubelet kubeconfig lacks the server URL"
+grep -qF "token: \"$KL_TOKEN\"" "$kc" || ct_fail "kubelet kubeconfig lacks the token"
+ct_expect_eq "kubeconfig mode" "$(stat -c %a "$kc")" 600
+if grep -qF "$KL_TOKEN" "$CT_LOG"; then ct_fail "the container manager token is in the controller log"; fi
 ct_expect_eq "$unmanaged Ready" "$(ct_hcond "$unmanaged" Ready status)/$(ct_hcond "$unmanaged" Ready reason)" True/Disassociated
 ct_expect_eq "$unmanaged NodeRegistered reason" "$(ct_hcond "$unmanaged" NodeRegistered reason)" TrivialContainerManager
 [[ -z "$(jq -r --arg n "$unmanaged" '.items[] | select(.metadata.name == $n) | .metadata.name' "$KL_DIR/nodes.json")" ]] ||
@@ -116,7 +149,7 @@ metrics=$(curl -sf "http://127.0.0.1:$CT_METRICS/metrics")
 # Every sample line is "name{labels} value": the Prometheus text format.
 bad=$(grep -vE '^#|^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*"(,[a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*")*\})? [-+0-9.eEInf]+$' <<<"$metrics" || true)
 [[ -z "$bad" ]] || ct_fail "metrics lines not in Prometheus text format: $bad"
-ct_expect_eq "hosts active" "$(ct_metric 'commissaire_controller_hosts{phase="active"}')" 5
+ct_expect_eq "hosts active" "$(ct_metric 'commissaire_controller_hosts{phase="active"}')" 6
 ct_expect_eq "hosts disassociated" "$(ct_metric 'commissaire_controller_hosts{phase="disassociated"}')" 1
 ct_expect_eq "leader" "$(ct_metric commissaire_controller_leader)" 1
 for m in 'commissaire_controller_reconcile_total{kind="Host"}' \
@@ -139,7 +172,8 @@ for a in "${FARM_ADDRS[@]}"; do before[$a]=$(($(ct_farm_cmds "$a" | wc -l) + 1))
 kubectl -n $NS delete hosts --all --timeout=60s >/dev/null
 for a in "${managed[@]}"; do ct_host "$a" "cluster: prod"; done
 ct_host "$unmanaged" "cluster: lab"
-for a in "${managed[@]}"; do ct_wait 60 "$a active again" ct_phase_is "$a" active; done
+ct_host "$remote" "cluster: far"
+for a in "${managed[@]}" "$remote"; do ct_wait 60 "$a active again" ct_phase_is "$a" active; done
 ct_wait 30 "$unmanaged disassociated again" ct_phase_is "$unmanaged" disassociated
 for a in "${FARM_ADDRS[@]}"; do
     m=1
