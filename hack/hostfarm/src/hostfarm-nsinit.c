@@ -248,6 +248,11 @@ int main(int argc, char **argv) {
   int ready_fd = argc == 4 ? atoi(argv[3]) : -1;
   char ctl[PATH_MAX], pidfile[PATH_MAX];
   g_addr = addr;
+  /* Bounded here so that no path built below can exceed PATH_MAX (pathf() then never fails). */
+  if (strlen(dir) > PATH_MAX / 2 || strlen(addr) > 64) {
+    warnx_("DIR or ADDR too long");
+    return 2;
+  }
   if (strpbrk(dir, ",:") || strchr(addr, '/')) {
     warnx_("DIR may not contain ',' or ':' (overlay options), ADDR no '/'");
     return 2;
