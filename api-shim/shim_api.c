@@ -16,6 +16,9 @@
 
 #include <errno.h>
 #include <openssl/rand.h>
+#include <stdatomic.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,12 +38,22 @@
 #define LOCK_TTL_MS 15000
 #define LOCK_WAIT_MS 10000
 #define HOST_KEY_DATA "ssh-privatekey"
+#define CL_CACHE_SLOTS 64
 
 struct shim_api {
     struct kube_client *c;
     struct shim_store *store;
     char *ns;
     char holder[40]; /* this process's lease holder id */
+    /* GET /cluster/{name} answers, reused while the store's generation is unchanged: a cluster of
+     * a thousand hosts costs a scan, a sort and a render, far too much to repeat per request. */
+    pthread_mutex_t cl_lock;
+    struct cl_entry {
+        char name[NAME_BUF];
+        uint64_t gen;
+        struct shim_blob *blob; /* NULL: free slot */
+    } cl_cache[CL_CACHE_SLOTS];
+    unsigned cl_next; /* round-robin replacement */
 };
 
 void shim_response_init(struct shim_response *r) {
@@ -148,6 +161,7 @@ int shim_api_new(struct kube_client *c, struct shim_store *store, const char *ns
     }
     a->c = c;
     a->store = store;
+    pthread_mutex_init(&a->cl_lock, NULL);
     if (RAND_bytes(rnd, sizeof rnd) != 1)
         memset(rnd, 0, sizeof rnd);
     for (size_t i = 0; i < sizeof rnd; i++)
@@ -159,6 +173,9 @@ int shim_api_new(struct kube_client *c, struct shim_store *store, const char *ns
 void shim_api_free(struct shim_api *a) {
     if (!a)
         return;
+    for (unsigned i = 0; i < CL_CACHE_SLOTS; i++)
+        shim_blob_unref(a->cl_cache[i].blob);
+    pthread_mutex_destroy(&a->cl_lock);
     free(a->ns);
     free(a);
 }
@@ -802,14 +819,40 @@ static void names_list(struct shim_api *a, enum shim_kind k, struct shim_respons
     resp_json(r, 200, out);
 }
 
+static struct shim_blob *blob_of(const char *text) {
+    size_t n = strlen(text);
+    struct shim_blob *b = malloc(sizeof *b + n + 1);
+
+    if (!b)
+        return NULL;
+    atomic_init(&b->refs, 1);
+    b->len = n;
+    memcpy(b->data, text, n + 1);
+    return b;
+}
+
 static void h_cluster_get(struct shim_api *a, const char *name, struct shim_response *r) {
     char k[NAME_BUF];
     json_t *cl, *members, *cm = NULL;
     const char *cmname;
-    char *netname;
+    char *netname, *text;
     bool managed;
+    uint64_t gen = shim_store_generation(a->store);
+    struct shim_blob *b = NULL;
 
     kname(name, k);
+    pthread_mutex_lock(&a->cl_lock);
+    for (unsigned i = 0; i < CL_CACHE_SLOTS; i++)
+        if (a->cl_cache[i].blob && a->cl_cache[i].gen == gen && !strcmp(a->cl_cache[i].name, k)) {
+            b = shim_blob_ref(a->cl_cache[i].blob);
+            break;
+        }
+    pthread_mutex_unlock(&a->cl_lock);
+    if (b) {
+        r->status = 200;
+        r->blob = b;
+        return;
+    }
     cl = shim_store_get(a->store, SHIM_K_CLUSTER, k);
     if (!cl) {
         resp_err(r, 404, "cluster %s does not exist", name);
@@ -818,12 +861,41 @@ static void h_cluster_get(struct shim_api *a, const char *name, struct shim_resp
     members = shim_store_cluster_members(a->store, k);
     cmname = cluster_cm(a, cl, &managed, &cm);
     netname = cluster_net(a, cl);
-    resp_json(r, 200,
-              shim_render_cluster(cl, members, netname, cmname, managed, SHIM_CLUSTER_GET));
+    {
+        json_t *v = shim_render_cluster(cl, members, netname, cmname, managed, SHIM_CLUSTER_GET);
+
+        text = v ? shim_json_text(v) : NULL;
+        json_decref(v);
+    }
     free(netname);
     json_decref(cm);
     json_decref(members);
     json_decref(cl);
+    b = text ? blob_of(text) : NULL;
+    free(text);
+    if (!b) {
+        shim_response_error(r, 500, "out of memory");
+        return;
+    }
+    /* Stored under the generation read BEFORE rendering: a change meanwhile makes the next
+     * request render again instead of serving this answer as current. */
+    pthread_mutex_lock(&a->cl_lock);
+    {
+        struct cl_entry *e = NULL;
+
+        for (unsigned i = 0; i < CL_CACHE_SLOTS && !e; i++)
+            if (a->cl_cache[i].blob && !strcmp(a->cl_cache[i].name, k))
+                e = &a->cl_cache[i];
+        if (!e)
+            e = &a->cl_cache[a->cl_next++ % CL_CACHE_SLOTS];
+        shim_blob_unref(e->blob);
+        snprintf(e->name, sizeof e->name, "%s", k);
+        e->gen = gen;
+        e->blob = shim_blob_ref(b);
+    }
+    pthread_mutex_unlock(&a->cl_lock);
+    r->status = 200;
+    r->blob = b;
 }
 
 struct cluster_mut {

@@ -37,7 +37,9 @@
 #include "shim_store.h"
 
 #define MAX_PENDING 4096
-#define WRITE_CHUNK (128 * 1024)
+/* Small enough that a write rarely exceeds the socket's free space (lws would then copy the rest
+ * into a buffer of its own: with many slow readers that is where memory goes). */
+#define WRITE_CHUNK (32 * 1024)
 #define MAX_HEADERS 24
 
 enum txn_state {

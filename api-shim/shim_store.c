@@ -39,6 +39,7 @@ struct kind_cache {
 
 struct shim_store {
     atomic_int ready; /* sticky: once every informer has synced, it stays so */
+    atomic_uint_fast64_t generation; /* bumped on every change of any kind */
     struct kube_client *client;
     char *ns;
     int watch_nodes;
@@ -110,6 +111,7 @@ static void forget_locked(struct kind_cache *kc, const char *name, int64_t rv) {
         index_remove(kc, name, old);
         json_decref(old);
         kc->gen++;
+        atomic_fetch_add(&kc->store->generation, 1);
     }
     json_object_set_new(kc->tombs, name, json_pack("[I, I]", (json_int_t)rv, (json_int_t)now));
     json_object_foreach_safe(kc->tombs, tmp, k, v) {
@@ -156,6 +158,7 @@ static void apply_locked(struct kind_cache *kc, json_t *obj) {
     }
     json_decref(old);
     kc->gen++;
+    atomic_fetch_add(&kc->store->generation, 1);
 }
 
 void shim_store_apply(struct shim_store *s, enum shim_kind k, json_t *obj) {
@@ -379,6 +382,10 @@ json_t *shim_store_cluster_members(struct shim_store *s, const char *cluster) {
     }
     pthread_rwlock_unlock(&kc->lock);
     return arr;
+}
+
+uint64_t shim_store_generation(struct shim_store *s) {
+    return atomic_load(&s->generation);
 }
 
 size_t shim_store_count(struct shim_store *s, enum shim_kind k) {

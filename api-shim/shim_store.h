@@ -18,6 +18,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cm_buf.h"
 
@@ -71,6 +72,9 @@ json_t *shim_store_list(struct shim_store *s, enum shim_kind k);
 /* Hosts whose spec.cluster is cluster (new array of references, sorted by address). */
 json_t *shim_store_cluster_members(struct shim_store *s, const char *cluster);
 size_t shim_store_count(struct shim_store *s, enum shim_kind k);
+/* A number that changes whenever any cached object changes: answers computed from the cache can
+ * be reused while it stays the same. */
+uint64_t shim_store_generation(struct shim_store *s);
 
 /* Appends the pre-rendered REST JSON of the host with that address. 0 or -ENOENT/-E2BIG. */
 int shim_store_host_json(struct shim_store *s, const char *address, struct cm_buf *out);

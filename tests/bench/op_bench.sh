@@ -6,7 +6,8 @@
 # Usage: tests/bench/op_bench.sh [BUILD_DIR]
 #   BUILD_DIR holds hack/kube-lite/kube-lite and controller/commissaire-controller; use a
 #   Release build for meaningful CPU figures (default: build-op-rel, else build-op).
-#   Env: N, W, R (above), POLL (controller --node-poll-interval, default 100ms).
+#   Env: N, W, R (above), POLL (controller --node-poll-interval, default 100ms), KUBE_LITE,
+#   CONTROLLER (binaries, overriding BUILD_DIR's).
 # Needs root (the farm). Starts kube-lite, the farm and the controller, and stops them all.
 #
 # What is measured:
@@ -26,8 +27,10 @@ if [[ -z "$BUILD" ]]; then
     BUILD=$REPO/build-op-rel
     [[ -x $BUILD/controller/commissaire-controller ]] || BUILD=$REPO/build-op
 fi
-export KUBE_LITE=$BUILD/hack/kube-lite/kube-lite
-export CONTROLLER=$BUILD/controller/commissaire-controller
+# KUBE_LITE / CONTROLLER may also be given one by one (e.g. a Release controller with the
+# kube-lite of another build).
+export KUBE_LITE=${KUBE_LITE:-$BUILD/hack/kube-lite/kube-lite}
+export CONTROLLER=${CONTROLLER:-$BUILD/controller/commissaire-controller}
 [[ -x $KUBE_LITE && -x $CONTROLLER ]] || { echo "op_bench: build kube-lite and commissaire-controller in $BUILD first" >&2; exit 2; }
 # shellcheck source=../integration/op_lib.sh
 source "$REPO/tests/integration/op_lib.sh"

@@ -53,14 +53,20 @@ t0=$(date +%s%N)
 curl -sf -H "$AUTH" -X PUT "$U/api/v0/cluster/bench" -d '{}' >/dev/null
 addr() { echo "10.$((($1 >> 16) & 255)).$((($1 >> 8) & 255)).$(($1 & 255))"; }
 for i in $(seq 1 "$HOSTS"); do addr $((i + 256)); done >"$B/addrs"
-xargs -P 8 -I{} curl -sf -o /dev/null -H "$AUTH" -X PUT "$U/api/v0/host/{}" \
-    -d "{\"ssh_priv_key\": \"$KEY\"}" <"$B/addrs"
+# One curl process each, many parallel keep-alive transfers (--parallel): forking a thousand
+# curls would measure the machine, not the shim.
+urls() { # base suffix
+    while read -r a; do printf 'url = "%s%s"\noutput = "/dev/null"\n' "$1/$a" "$2"; done <"$B/addrs"
+}
+urls "$U/api/v0/host" "" >"$B/put.cfg"
+curl -sf --parallel --parallel-max 16 -H "$AUTH" -X PUT -d "{\"ssh_priv_key\": \"$KEY\"}" -K "$B/put.cfg"
 echo "  created in $((($(date +%s%N) - t0) / 1000000)) ms"
 # Make them active the way the controller would, then join them all with one compare-and-swap.
-xargs -P 8 -I{} curl -sf -o /dev/null --cacert "$KL_CA" -H "Authorization: Bearer $KL_TOKEN" \
+urls "$KL_URL/apis/commissaire.io/v1alpha1/namespaces/$SHIM_NS/hosts" /status >"$B/patch.cfg"
+curl -sf --parallel --parallel-max 16 --cacert "$KL_CA" -H "Authorization: Bearer $KL_TOKEN" \
     -X PATCH -H 'Content-Type: application/merge-patch+json' \
     -d '{"status": {"phase": "active", "os": "fedora", "cpus": 4, "memory": 8000000, "space": 40000000, "lastCheck": "2026-01-01T00:00:00Z"}}' \
-    "$KL_URL/apis/commissaire.io/v1alpha1/namespaces/$SHIM_NS/hosts/{}/status" <"$B/addrs"
+    -K "$B/patch.cfg"
 echo "  made active in $((($(date +%s%N) - t0) / 1000000)) ms"
 sleep 1
 new=$(sed 's/.*/"&"/' "$B/addrs" | paste -sd, -)
