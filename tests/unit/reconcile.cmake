@@ -16,3 +16,9 @@ if(TARGET reconcile)
   cm_add_unit_test(NAME test_reconcile_vars
                    SOURCES ${CM_TEST_DIR}/unit/test_reconcile_vars.c LIBS reconcile)
 endif()
+if(TARGET reconcile)
+  cm_add_unit_test(NAME test_reconcile_profile
+                   SOURCES ${CM_TEST_DIR}/unit/test_reconcile_profile.c LIBS reconcile)
+  target_compile_definitions(test_reconcile_profile PRIVATE
+                             PROFILES_DIR="${CMAKE_SOURCE_DIR}/controller/hostos/profiles")
+endif()
