@@ -9,8 +9,10 @@
 set -euo pipefail
 source "$(dirname "$0")/metrics_lib.sh"
 
-LEASE_MS=4000 RETRY_MS=500
-LE=(--leader-elect --leader-elect-lease-duration "${LEASE_MS}ms" --leader-elect-renew-deadline 3s
+# Short, but with a renew deadline that survives a busy CI machine (the leader steps down when it
+# cannot renew within it, which would make b lead before the kill).
+LEASE_MS=6000 RETRY_MS=500
+LE=(--leader-elect --leader-elect-lease-duration "${LEASE_MS}ms" --leader-elect-renew-deadline 5s
     --leader-elect-retry-period "${RETRY_MS}ms")
 OP=roll
 M=$KL_DIR/m
@@ -60,6 +62,8 @@ for h in "${FARM_ADDRS[@]}"; do boot0[$h]=$(farm_boot_id "$h"); done
 
 # standby_idle TAG — b has done nothing of its own: no reconcile, no SSH, no API write.
 standby_idle() {
+    [[ $(holder) == a_* ]] ||
+        ml_fail "a lost the Lease before the kill (holder '$(holder)'): the API server was too slow for the renew deadline"
     ml_scrape "http://127.0.0.1:${ML_PORT[b]}/metrics" "$M/b-$1"
     ml_expect "b leader gauge ($1)" "$(ml_get "$M/b-$1" commissaire_controller_leader)" 0
     ml_expect "b reconciles ($1)" "$(ml_sum "$M/b-$1" '^commissaire_controller_reconcile_total')" 0

@@ -124,7 +124,7 @@ ml_controller() {
     ML_LOG[$name]=$log
     POD_NAME=$name "$CONTROLLER" --kubeconfig "$KUBECONFIG" --namespace $NS \
         --metrics-addr 127.0.0.1:0 --host-check-interval 5s --host-retry-interval 2s \
-        --node-poll-interval 300ms --ssh-connect-timeout 3s --ssh-command-timeout 30s \
+        --node-poll-interval 300ms --ssh-connect-timeout 10s --ssh-command-timeout 60s \
         --qps 200 --burst 400 "$@" >"$log" 2>&1 &
     ML_PID[$name]=$!
     local i port=
