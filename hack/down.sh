@@ -5,9 +5,10 @@
 # Usage: ./hack/down.sh   (STACK_DIR overrides .stack)
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$REPO"
 case ${1:-} in
 -h | --help)
-    sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,5p' "$REPO/hack/down.sh" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
 "") ;;
