@@ -144,7 +144,7 @@ static int basic_create(const json_t *opts, void *host_ctx, void **ret, char *er
     if (!s)
         return -ENOMEM;
     pthread_mutex_init(&s->lock, NULL);
-    s->ttl_ms = 60 * 1000;
+    s->ttl_ms = 300 * 1000;
     if (ttl)
         s->ttl_ms = strtoll(ttl, NULL, 10) * 1000;
     s->users = json_object();
@@ -244,6 +244,11 @@ static int cache_hit(struct basic_state *s, const unsigned char key[32]) {
     pthread_mutex_lock(&s->lock);
     hit = s->cache[slot].expires_ms > cm_time_mono_ms() &&
           CRYPTO_memcmp(s->cache[slot].key, key, 32) == 0;
+    /* Sliding expiry: a credential in use stays verified. A fixed expiry would make every
+     * client of a busy credential miss at the same moment and queue a bcrypt each. It is safe
+     * because the key covers the stored hash: a changed users entry can never hit. */
+    if (hit)
+        s->cache[slot].expires_ms = cm_time_mono_ms() + s->ttl_ms;
     pthread_mutex_unlock(&s->lock);
     return hit;
 }

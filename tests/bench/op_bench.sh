@@ -43,7 +43,7 @@ op_log "starting $N farm hosts"
 op_farm "$N" fedora --reboot-seconds "$R"
 op_secret
 op_cluster bench
-op_controller --node-poll-interval "$POLL" --workers 32 --max-ssh-sessions 64 --log-level warn \
+op_controller --node-poll-interval "$POLL" --workers 32 --max-ssh-sessions 64 --log-level info \
     --qps 2000 --burst 4000
 op_hosts bench "${FARM_ADDRS[@]}"
 op_log "waiting for $N hosts to be configured (host lifecycle, not measured)"

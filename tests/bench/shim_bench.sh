@@ -6,7 +6,8 @@
 #   GET /api/v0/cluster/NAME   (1,000 members)             target p99 < 5 ms
 # and the shim's peak RSS (VmHWM, target < 32 MB). Prints the numbers and a verdict per target.
 # Usage: tests/bench/shim_bench.sh [BUILD_DIR]   (default: a Release build in build-bench/,
-#        made if missing). Env: DURATION (s per run, 10), HOSTS (1000), CONNS (64), THREADS (2).
+#        made if missing). Env: DURATION (s per run, 10), HOSTS (1000), CONNS (64), THREADS (2),
+#        PERF=1 (profile the shim with perf during each run and print the top symbols).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -59,11 +60,11 @@ urls() { # base suffix
     while read -r a; do printf 'url = "%s%s"\noutput = "/dev/null"\n' "$1/$a" "$2"; done <"$B/addrs"
 }
 urls "$U/api/v0/host" "" >"$B/put.cfg"
-curl -sf --parallel --parallel-max 16 -H "$AUTH" -X PUT -d "{\"ssh_priv_key\": \"$KEY\"}" -K "$B/put.cfg"
+curl -sf --no-progress-meter --parallel --parallel-max 16 -H "$AUTH" -X PUT -d "{\"ssh_priv_key\": \"$KEY\"}" -K "$B/put.cfg"
 echo "  created in $((($(date +%s%N) - t0) / 1000000)) ms"
 # Make them active the way the controller would, then join them all with one compare-and-swap.
 urls "$KL_URL/apis/commissaire.io/v1alpha1/namespaces/$SHIM_NS/hosts" /status >"$B/patch.cfg"
-curl -sf --parallel --parallel-max 16 --cacert "$KL_CA" -H "Authorization: Bearer $KL_TOKEN" \
+curl -sf --no-progress-meter --parallel --parallel-max 16 --cacert "$KL_CA" -H "Authorization: Bearer $KL_TOKEN" \
     -X PATCH -H 'Content-Type: application/merge-patch+json' \
     -d '{"status": {"phase": "active", "os": "fedora", "cpus": 4, "memory": 8000000, "space": 40000000, "lastCheck": "2026-01-01T00:00:00Z"}}' \
     -K "$B/patch.cfg"
@@ -89,6 +90,10 @@ echo 'wrk.headers["Authorization"] = "Basic '"$(printf bench:bench | base64 -w0)
 curl -sf -H "$AUTH" "$U/api/v0/host/$(head -1 "$B/addrs")" >/dev/null
 
 run() { # id title script path
+    if [[ -n "${PERF:-}" ]] && command -v perf >/dev/null; then
+        perf record -q -g -p "$PID" -o "$B/$1.perf" -- sleep "$DURATION" >/dev/null 2>&1 &
+        PERF_PID=$!
+    fi
     wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s "$3" "$U$4" >"$B/$1.wrk" 2>&1
     local rps p99 non2xx
     rps=$(awk '/Requests\/sec/ {print $2}' "$B/$1.wrk")
@@ -97,11 +102,18 @@ run() { # id title script path
     printf '%-34s %10s req/s   p50 %-9s p99 %-9s non-2xx %s\n' "$2" "$rps" \
         "$(awk '$1 == "50%" {print $2}' "$B/$1.wrk")" "$p99" "${non2xx:-0}"
     echo "$rps $p99" >"$B/$1.res"
+    if [[ -n "${PERF_PID:-}" ]]; then
+        wait "$PERF_PID" || true
+        PERF_PID=
+        perf report -i "$B/$1.perf" --stdio --no-children --percent-limit 2 2>/dev/null |
+            grep -E '^ +[0-9.]+%' | head -15
+    fi
 }
 to_ms() { # wrk latency (e.g. 1.23ms, 456.00us, 1.2s) -> ms
     awk -v v="$1" 'BEGIN { if (v ~ /us$/) { sub(/us/, "", v); print v / 1000 } else if (v ~ /ms$/) { sub(/ms/, "", v); print v } else { sub(/s/, "", v); print v * 1000 } }'
 }
 
+echo "shim RSS with $HOSTS hosts cached, before load: $(($(awk '/VmRSS/ {print $2}' "/proc/$PID/status") / 1024)) MB"
 echo "wrk: $THREADS threads, $CONNS connections, ${DURATION}s each, $(nproc) CPUs"
 run host "GET /api/v0/host/{ip}" "$B/hosts.lua" "/api/v0/hosts"
 run hosts "GET /api/v0/hosts ($HOSTS hosts)" "$B/auth.lua" "/api/v0/hosts"

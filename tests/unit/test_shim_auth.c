@@ -114,6 +114,30 @@ static void test_basic(void **state) {
     free(nocolon);
 }
 
+static void test_cache_sliding(void **state) {
+    char spec[512];
+    struct shim_auth *a;
+    char *good = basic("alice:pw:with:colons");
+
+    (void)state;
+    snprintf(spec, sizeof spec,
+             "[{\"name\": \"httpbasicauth\", \"options\": {\"cache_ttl\": \"1\", "
+             "\"users\": {\"alice\": {\"hash\": \"%s\"}}}}]",
+             hash);
+    a = chain(spec);
+    assert_int_equal(check(a, good, NULL, 0), SHIM_AUTH_ACCEPT);
+    /* Each use extends the verification: 3 x 0.6 s > the 1 s TTL, still cached. */
+    for (int i = 0; i < 3; i++) {
+        usleep(600 * 1000);
+        assert_int_equal(check(a, good, NULL, 1), SHIM_AUTH_ACCEPT);
+    }
+    /* Unused for longer than the TTL: the event loop must ask a worker again. */
+    usleep(1200 * 1000);
+    assert_int_equal(check(a, good, NULL, 1), SHIM_AUTH_NEEDS_WORKER);
+    shim_auth_free(a);
+    free(good);
+}
+
 static void test_users_file(void **state) {
     char path[] = "/tmp/test_shim_users.XXXXXX", spec[512], warn[256], err[256];
     int fd = mkstemp(path);
@@ -263,7 +287,8 @@ static void test_cidr(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_basic),     cmocka_unit_test(test_users_file),
+        cmocka_unit_test(test_basic),     cmocka_unit_test(test_cache_sliding),
+        cmocka_unit_test(test_users_file),
         cmocka_unit_test(test_clientcert_and_chain), cmocka_unit_test(test_bad_modules),
         cmocka_unit_test(test_scheme),    cmocka_unit_test(test_ratelimit),
         cmocka_unit_test(test_cidr),
