@@ -63,6 +63,18 @@ static int uid_live(char **uids, size_t n, const char *uid) {
     return uid && n && bsearch(&uid, uids, n, sizeof(*uids), cmp_str) != NULL;
 }
 
+/* 1 when o has an ownerReference to uid. */
+static int owned_by(const struct kl_obj *o, const char *uid) {
+    size_t i;
+    json_t *r;
+    json_array_foreach(o->owners, i, r) {
+        const char *u = json_string_value(json_object_get(r, "uid"));
+        if (u && strcmp(u, uid) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 static int has_finalizer(const json_t *doc, const char *f) {
     size_t i;
     json_t *v;
@@ -306,7 +318,7 @@ unlock:
         for (size_t t = 0; o && t < s->n_types; t++) {
             struct kl_rtype *rt = s->types[t];
             for (size_t k = 0; !rt->removed && k < rt->n; k++)
-                if (rt->objs[k]->owners && strstr(rt->objs[k]->json, o->uid))
+                if (rt->objs[k]->owners && owned_by(rt->objs[k], o->uid))
                     work_add(&deps, rt, rt->objs[k]->ns, rt->objs[k]->name);
         }
         pthread_rwlock_unlock(&s->lock);
@@ -328,7 +340,7 @@ unlock:
         for (size_t t = 0; o && t < s->n_types; t++) {
             struct kl_rtype *rt = s->types[t];
             for (size_t k = 0; !rt->removed && k < rt->n; k++)
-                if (rt->objs[k]->owners && strstr(rt->objs[k]->json, o->uid))
+                if (rt->objs[k]->owners && owned_by(rt->objs[k], o->uid))
                     work_add(&deps, rt, rt->objs[k]->ns, rt->objs[k]->name);
         }
         pthread_rwlock_unlock(&s->lock);

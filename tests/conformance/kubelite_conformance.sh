@@ -228,6 +228,15 @@ kt_api GET "$CM/dep2"
 kt_expect 200
 kt_eq "orphan keeps dependent without ownerReferences" "$(kt_jq '.metadata.ownerReferences // [] | length')" 0
 
+kt_api POST "$CM" '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"owner3"}}'
+OUID=$(kt_jq .metadata.uid)
+kt_api POST "$CM" "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"dep3\",\"ownerReferences\":[{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"name\":\"owner3\",\"uid\":\"$OUID\",\"blockOwnerDeletion\":true}]}}"
+kt_api DELETE "$CM/owner3" '{"kind":"DeleteOptions","apiVersion":"v1","propagationPolicy":"Foreground"}'
+kt_expect 200
+kt_eq "foreground deletion marks the owner" "$(kt_jq '(.metadata.finalizers | index("foregroundDeletion") != null) and .metadata.deletionTimestamp != null')" true
+kt_retry 30 gone dep3 && kt_pass || kt_fail "foreground: dependent not deleted"
+kt_retry 30 gone owner3 && kt_pass || kt_fail "foreground: owner not deleted after its dependents"
+
 # ---- label and field selectors ----
 for n in s1:a s2:b s3:c; do
     kt_api POST "$CM" "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"${n%%:*}\",\"labels\":{\"grp\":\"g\",\"sel\":\"${n##*:}\"}}}"
