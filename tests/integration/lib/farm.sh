@@ -16,6 +16,7 @@ FARM_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 FARM_SH=${FARM_SH:-$(cd "$FARM_LIB_DIR/../../.." && pwd)/hack/hostfarm/farm.sh}
 FARM_DIR=
 FARM_ADDRS=()
+_FARM_WATCHDOG=
 
 # farm_start COUNT [OS] [extra farm.sh start args…] — OS: fedora|centos|rhel|atomic|debian|
 # unknown|mixed or a comma list (name[:version],…); default mixed.
@@ -25,6 +26,7 @@ farm_start() {
   [[ -z $FARM_DIR ]] || { echo "farm_start: a farm is already running ($FARM_DIR)" >&2; return 1; }
   FARM_DIR=$(mktemp -d /tmp/hostfarm.XXXXXX)
   _farm_install_trap
+  _farm_watchdog
   "$FARM_SH" start --dir "$FARM_DIR" --count "$count" --os "$os" "$@" || return 1
   # shellcheck disable=SC1091
   source "$FARM_DIR/farm.conf"
@@ -40,11 +42,28 @@ farm_start() {
 farm_stop() {
   [[ -n ${FARM_DIR:-} ]] || return 0
   local rc=0
+  [[ -n ${_FARM_WATCHDOG:-} ]] && kill "$_FARM_WATCHDOG" 2>/dev/null
+  _FARM_WATCHDOG=
   "$FARM_SH" stop --dir "$FARM_DIR" >/dev/null || rc=$?
   if [[ ${FARM_KEEP:-0} == 1 ]]; then echo "farm kept in $FARM_DIR" >&2; else rm -rf "$FARM_DIR"; fi
   FARM_DIR=
   FARM_ADDRS=()
   return $rc
+}
+
+# A test killed by its runner's timeout (SIGKILL) runs no trap: this watcher outlives it, notices
+# (tail --pid waits without forking) and stops the farm then.
+_farm_watchdog() {
+  local test_pid=$$ dir=$FARM_DIR keep=${FARM_KEEP:-0}
+  (
+    trap '' INT HUP
+    tail --pid="$test_pid" -f /dev/null >/dev/null 2>&1
+    if [[ -f $dir/farm.conf ]]; then
+      "$FARM_SH" stop --dir "$dir" >/dev/null 2>&1
+      [[ $keep == 1 ]] || rm -rf "$dir"
+    fi
+  ) </dev/null >/dev/null 2>&1 &
+  _FARM_WATCHDOG=$!
 }
 
 # Chains our cleanup in front of whatever EXIT trap the test already has (recovered exactly
