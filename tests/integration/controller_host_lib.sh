@@ -56,14 +56,16 @@ ct_cleanup() {
     exit $rc
 }
 
-# A watchdog outside the test's process group cleans up when the test is killed with SIGKILL
+# A watchdog outside the test's process tree cleans up when the test is killed with SIGKILL
 # (a ctest timeout), which no trap can catch: the farm's hosts are daemons that would
 # otherwise stay. It reads what to clean from CT_STATE, which the EXIT trap removes first.
 CT_STATE=
 ct_watchdog() {
     CT_STATE=$(mktemp /tmp/ct-state.XXXXXX)
     local me=$$
-    setsid bash -c '
+    # Double fork: orphaned at once, the watchdog is no descendant of the test any more, so
+    # ctest's kill of the test's process tree spares it.
+    ( setsid bash -c '
         while kill -0 '"$me"' 2>/dev/null; do sleep 1; done
         [[ -f "$0" ]] || exit 0
         while read -r kind what; do
@@ -73,7 +75,7 @@ ct_watchdog() {
             dir) rm -rf "$what" ;;
             esac
         done <"$0"
-        rm -f "$0"' "$CT_STATE" </dev/null >/dev/null 2>&1 &
+        rm -f "$0"' "$CT_STATE" </dev/null >/dev/null 2>&1 & )
 }
 ct_remember() { [[ -n "$CT_STATE" ]] && echo "$1 $2" >>"$CT_STATE"; return 0; }
 
