@@ -48,6 +48,8 @@
 #define TASK_WAIT_MS 30000
 #define RETRY_MS 1000
 #define POOL_FULL_RETRY_MS 250
+/* Boot id reads (the first contact of a host's sequence) tried before the host fails. */
+#define BOOTID_ATTEMPTS 3
 /* Rounds of (work, write) per pass: enough for a host to go through its quick steps
  * (cordon, drain, uncordon) in one pass, bounded so one Operation cannot hog a worker. */
 #define MAX_ROUNDS 8
@@ -77,6 +79,7 @@ struct hmem {
     bool reserved;             /* Pending, being started (boot id read in flight) */
     char drain_tag[TAG_MAX];   /* the Draining step a DrainBlocked Event was sent for */
     size_t drain_blocked;
+    unsigned bootid_failures;  /* consecutive failed boot id reads before the command */
 };
 
 struct op_ctl {
@@ -820,11 +823,18 @@ static void pre_command(struct pass *p, struct hctx *h) {
             }
         } else if (res.err == -EAGAIN) {
             wait_at_most(p, POOL_FULL_RETRY_MS);
+        } else if (res.unreachable && !res.fatal && ++h->mem->bootid_failures < BOOTID_ATTEMPTS) {
+            /* A busy host may miss one handshake deadline; nothing was done to it yet. */
+            set_host_message(h, "reading the boot id: %s; retrying", res.message);
+            wait_at_most(p, p->oc->poll_ms);
         } else {
             h->mem->reserved = false;
+            h->mem->bootid_failures = 0;
             host_fail(p, h, "before its %s: %s: %s", op_type_name(p->spec.type),
                       res.reason ? res.reason : "Error", res.message);
         }
+        if (res.err == 0)
+            h->mem->bootid_failures = 0;
         op_task_result_done(&res);
         return;
     }

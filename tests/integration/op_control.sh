@@ -42,7 +42,7 @@ op_wait 30 "badver Failed/InvalidVersion" failed_with badver InvalidVersion
 op_events badver | grep -q '^Invalid ' || op_fail "no Invalid Event"
 op_log "invalid specs failed with their reasons"
 
-op_wait_phase disassociated 120 "${FARM_ADDRS[@]}"
+op_wait_phase disassociated 240 "${FARM_ADDRS[@]}"
 mapfile -t order < <(printf '%s\n' "${FARM_ADDRS[@]}" | sort)
 
 # ---- queue + pause/resume ----

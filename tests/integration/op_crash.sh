@@ -13,7 +13,7 @@ op_secret
 op_cluster lab
 op_controller
 op_hosts lab "${FARM_ADDRS[@]}"
-op_wait_phase disassociated 120 "${FARM_ADDRS[@]}"
+op_wait_phase disassociated 240 "${FARM_ADDRS[@]}"
 declare -A boot_before
 for a in "${FARM_ADDRS[@]}"; do boot_before[$a]=$(op_farm_boot_id "$a"); done
 

@@ -6,6 +6,7 @@
 #    condition Complete=False/HostFailed; the failing host is not annotated any more.
 #  - Continue with maxFailures 1: the same host fails, every other host is restarted, and the
 #    operation Finishes with one failure.
+#  - hostTimeout: a host whose reboot takes longer fails with a message saying so.
 set -euo pipefail
 source "$(dirname "$0")/op_lib.sh"
 
@@ -15,7 +16,7 @@ op_secret
 op_cluster lab
 op_controller
 op_hosts lab "${FARM_ADDRS[@]}"
-op_wait_phase disassociated 120 "${FARM_ADDRS[@]}"
+op_wait_phase disassociated 240 "${FARM_ADDRS[@]}"
 mapfile -t order < <(printf '%s\n' "${FARM_ADDRS[@]}" | sort)
 bad=${order[1]}
 op_farm_host "$bad" fail "systemctl reboot" 1
@@ -55,5 +56,16 @@ for i in 2 3; do op_expect_eq "host $i reboots" "$(op_reboot_count "${order[$i]}
 op_expect_eq "reboots of the failing host" "$(op_reboot_count "$bad")" 0
 maxdown=$(op_max_down)
 [[ $maxdown -le 2 ]] || op_fail "max down $maxdown > 2"
+op_log "Continue: the others finished"
+
+# hostTimeout bounds a host's whole sequence: a host that takes 120 s to reboot fails at 30 s.
+op_farm_host "$bad" unfail
+op_farm_host "$bad" set-reboot-seconds 120
+op_create slow lab restart "maxUnavailable: 4" "hostTimeout: 30s" "failurePolicy: Continue" "maxFailures: 1"
+op_wait 90 "operation slow Finished" op_phase_is slow Finished
+msg=$(op_host_field slow "$bad" message)
+[[ "$(op_host_field slow "$bad" step)" == Failed && "$msg" == Rebooting:*"timed out after 30s (hostTimeout)"* ]] ||
+    op_fail "slow host: $(op_host_field slow "$bad" step): $msg"
+op_expect_eq "slow counters" "$(op_json slow | jq -r '"\(.status.succeeded)/\(.status.failed)"')" "3/1"
 op_stop_controller
 op_log "PASS"

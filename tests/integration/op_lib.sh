@@ -187,7 +187,7 @@ op_controller() {
     OP_LOGS+=("$OP_LOG")
     "$CONTROLLER" --namespace $NS --metrics-addr 127.0.0.1:0 --log-level info \
         --host-check-interval 60s --host-retry-interval 2s --node-poll-interval 200ms \
-        --ssh-connect-timeout 3s --ssh-command-timeout 30s --qps 500 --burst 1000 \
+        --ssh-connect-timeout 10s --ssh-command-timeout 60s --qps 500 --burst 1000 \
         --builtin-profiles-dir "$REPO/controller/hostos/profiles" "$@" >"$OP_LOG" 2>&1 &
     OP_PID=$!
     local i

@@ -19,7 +19,7 @@ op_cluster prod k8s
 op_fake_kubelet
 op_controller
 op_hosts prod "${FARM_ADDRS[@]}"
-op_wait_phase active 120 "${FARM_ADDRS[@]}"
+op_wait_phase active 240 "${FARM_ADDRS[@]}"
 op_log "10 hosts active"
 mapfile -t order < <(printf '%s\n' "${FARM_ADDRS[@]}" | sort)
 

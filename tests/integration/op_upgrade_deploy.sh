@@ -21,7 +21,7 @@ tree=("${FARM_ADDRS[2]}" "${FARM_ADDRS[3]}" "${FARM_ADDRS[4]}")
 op_controller
 op_hosts trad "${trad[@]}"
 op_hosts tree "${tree[@]}"
-op_wait_phase disassociated 120 "${FARM_ADDRS[@]}"
+op_wait_phase disassociated 240 "${FARM_ADDRS[@]}"
 for a in "${trad[@]}"; do op_farm_host "$a" set-update 39; done
 op_log "hosts ready"
 

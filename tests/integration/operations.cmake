@@ -5,7 +5,7 @@ if(TARGET commissaire-controller AND TARGET kube-lite)
   set(OP_IT_ENV "KUBE_LITE=$<TARGET_FILE:kube-lite>;CONTROLLER=$<TARGET_FILE:commissaire-controller>;REPO=${CMAKE_SOURCE_DIR};ASAN_OPTIONS=detect_leaks=1:abort_on_error=1;UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
   foreach(t restart failure upgrade_deploy control crash)
     add_test(NAME op_${t} COMMAND bash ${CMAKE_SOURCE_DIR}/tests/integration/op_${t}.sh)
-    set_tests_properties(op_${t} PROPERTIES TIMEOUT 180 LABELS integration
+    set_tests_properties(op_${t} PROPERTIES TIMEOUT 400 LABELS integration
                          ENVIRONMENT "${OP_IT_ENV}" SKIP_RETURN_CODE 77)
   endforeach()
 endif()
