@@ -6,7 +6,7 @@ if(TARGET commissaire-controller AND TARGET kube-lite)
   foreach(t lifecycle failures reboot cluster decommission schema)
     add_test(NAME controller_host_${t}
              COMMAND bash ${CMAKE_SOURCE_DIR}/tests/integration/controller_host_${t}.sh)
-    set_tests_properties(controller_host_${t} PROPERTIES TIMEOUT 300 LABELS integration
+    set_tests_properties(controller_host_${t} PROPERTIES TIMEOUT 600 LABELS integration
                          ENVIRONMENT "${CT_ENV}" SKIP_RETURN_CODE 77)
   endforeach()
 endif()
