@@ -320,6 +320,35 @@ static char *snapshot_ns(void) {
     return s;
 }
 
+/* Waits until the garbage collector has removed the key Secrets of deleted Hosts (it runs in
+ * the background), so that a snapshot is not disturbed by collections still due. */
+static void wait_gc(void) {
+    for (int i = 0; i < 200; i++) {
+        json_t *hl = NULL, *sl = NULL, *s;
+        size_t j, orphans = 0;
+
+        kube_list(kc, &R_HOSTS, ns, NULL, &hl, NULL);
+        kube_list(kc, &KUBE_RES_SECRETS, ns, NULL, &sl, NULL);
+        json_array_foreach(json_object_get(sl, "items"), j, s) {
+            json_t *owner = json_array_get(cm_json_get(s, "metadata.ownerReferences"), 0), *h;
+            size_t k;
+            int alive = 0;
+
+            if (!owner || strcmp(cm_json_get_str(owner, "kind") ?: "", "Host") != 0)
+                continue;
+            json_array_foreach(json_object_get(hl, "items"), k, h)
+                alive |= !strcmp(cm_json_get_str(h, "metadata.uid") ?: "",
+                                 cm_json_get_str(owner, "uid") ?: "-");
+            orphans += !alive;
+        }
+        json_decref(hl);
+        json_decref(sl);
+        if (!orphans)
+            return;
+        usleep(100000);
+    }
+}
+
 static void wait_gone(const struct kube_resource *res, const char *name) {
     for (int i = 0; i < 100; i++) {
         json_t *o = kget(res, name);
@@ -615,6 +644,7 @@ static void sc_errors(void) {
     b = key_body(key1_b64, NULL);
     call("PUT", "/api/v0/host/10.30.0.1", b, 201, NULL);
     free(b);
+    wait_gc();
     before = snapshot_ns();
 
     /* 403: anonymous, wrong password, unknown user — the same answer, also for unknown paths. */
@@ -771,6 +801,7 @@ static void sc_errors(void) {
         }
     }
 
+    wait_gc();
     after = snapshot_ns();
     CHECK(!strcmp(before, after), "refused requests changed the API server:\n%s\n%s", before,
           after);
