@@ -19,7 +19,9 @@ M=$KL_DIR/m
 
 ml_setup
 mkdir -p "$M"
-ml_farm 3 fedora,debian,centos --reboot-seconds 2
+# Reboots of 6 s keep each host in its Rebooting step long enough to kill a there, however busy
+# the machine is.
+ml_farm 3 fedora,debian,centos --reboot-seconds 6
 kubectl apply -f - >/dev/null <<YAML
 apiVersion: commissaire.io/v1alpha1
 kind: ContainerManager
@@ -86,22 +88,28 @@ metadata: {name: $OP, namespace: $NS}
 spec: {cluster: prod, type: restart, maxUnavailable: 1}
 YAML
 
-# Kill a while the operation is mid-flight: one host Done, another past its reboot command.
+# Kill a while the operation is mid-flight: a host Done, another rebooting (its reboot sent and
+# recorded, the host not back yet). b's standby proof is taken in between, during the operation.
 op_state() {
     kl_curl "/apis/commissaire.io/v1alpha1/namespaces/$NS/operations/$OP" 2>/dev/null |
-        jq -r '[(.status.phase // "-"), (.status.succeeded // 0), ([.status.hosts[]? | select(.step == "Rebooting" or .step == "Verifying" or .step == "WaitingNodeReady")] | length)] | @tsv'
+        jq -r '[(.status.phase // "-"), (.status.succeeded // 0), ([.status.hosts[]? | select(.step == "Rebooting")] | length)] | @tsv'
 }
 mid_flight() {
-    local phase done busy
-    read -r phase done busy < <(op_state)
-    [[ $phase == InProcess && $done -ge 1 && $busy -ge 1 ]]
+    local phase done rebooting
+    read -r phase done rebooting < <(op_state)
+    [[ $phase == InProcess && $done -ge 1 && $rebooting == 1 ]]
 }
-ml_wait 120 "the operation mid-flight (1 host done, 1 rebooting)" mid_flight
+first_done() {
+    local phase done rebooting
+    read -r phase done rebooting < <(op_state)
+    [[ $done -ge 1 ]]
+}
+ml_wait 150 "the first host of the operation done" first_done
 standby_idle op
-ml_log "mid-flight: $(kl_curl "/apis/commissaire.io/v1alpha1/namespaces/$NS/operations/$OP" | jq -c '[.status.hosts[] | {name, step}]')"
+ml_wait 150 "the operation mid-flight (a host done, another rebooting)" mid_flight
 t_kill=$(now_ms)
 ml_kill a
-ml_log "SIGKILLed a"
+ml_log "SIGKILLed a mid-flight: $(kl_curl "/apis/commissaire.io/v1alpha1/namespaces/$NS/operations/$OP" | jq -c '[.status.hosts[] | {name, step}]')"
 
 ml_wait 30 "b leads" leader_is b
 b_holds() { [[ $(kl_curl "/apis/coordination.k8s.io/v1/namespaces/$NS/leases/commissaire-controller" | jq -r .spec.holderIdentity) == b_* ]]; }

@@ -11,7 +11,7 @@ set_tests_properties(metrics_parser_selftest PROPERTIES TIMEOUT 60 LABELS integr
 if(TARGET commissaire-controller AND TARGET commissaire-shim AND TARGET kube-lite)
   add_test(NAME metrics_endpoints
            COMMAND bash ${CMAKE_SOURCE_DIR}/tests/integration/metrics_endpoints.sh)
-  set_tests_properties(metrics_endpoints PROPERTIES TIMEOUT 300 LABELS integration
+  set_tests_properties(metrics_endpoints PROPERTIES TIMEOUT 420 LABELS integration
     SKIP_RETURN_CODE 77
     ENVIRONMENT "KUBE_LITE=$<TARGET_FILE:kube-lite>;CONTROLLER=$<TARGET_FILE:commissaire-controller>;COMMISSAIRE_SHIM=$<TARGET_FILE:commissaire-shim>;SHIM_PASSHASH=$<$<TARGET_EXISTS:shim_passhash>:$<TARGET_FILE:shim_passhash>>;REPO=${CMAKE_SOURCE_DIR};HOSTFARM_NSINIT=$<$<TARGET_EXISTS:hostfarm-nsinit>:$<TARGET_FILE:hostfarm-nsinit>>;ASAN_OPTIONS=detect_leaks=1:abort_on_error=1;UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
 endif()

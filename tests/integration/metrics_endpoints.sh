@@ -80,9 +80,9 @@ ml_host "${FARM_ADDRS[0]}" prod
 ml_host "${FARM_ADDRS[1]}" prod
 ml_host "${FARM_ADDRS[0]}" prod broken-key-host bad-key
 for a in "${FARM_ADDRS[@]}"; do
-    ml_wait 90 "$a active" ml_phase_is "$a" active
+    ml_wait 200 "$a active" ml_phase_is "$a" active
 done
-ml_wait 60 "broken-key-host failed" ml_phase_is broken-key-host failed
+ml_wait 120 "broken-key-host failed" ml_phase_is broken-key-host failed
 ml_log "hosts settled"
 
 ml_scrape "$C/metrics" "$M/c1"
