@@ -61,9 +61,7 @@ void kl_admin_handle(struct kl_http_conn *conn, const struct kl_http_req *req, v
     } else if (strcmp(p, "/faults/history/drop") == 0 && strcmp(m, "POST") == 0) {
         uint64_t floor = kl_store_drop_history(s);
         /* wake watchers so that those behind the floor notice at once */
-        pthread_mutex_lock(&s->ev_mu);
-        pthread_cond_broadcast(&s->ev_cv);
-        pthread_mutex_unlock(&s->ev_mu);
+        kl_store_wake_watchers(s);
         send_json(conn, 200, json_pack("{s:I}", "oldest", (json_int_t)floor));
     } else if (strcmp(p, "/faults/requests") == 0 && strcmp(m, "POST") == 0) {
         int ok = 1;

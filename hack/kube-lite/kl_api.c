@@ -652,7 +652,8 @@ static void handle_watch(struct kl_rq *rq) {
             close_conn = 1;
             break;
         }
-        if (kl_http_conn_closing(rq->conn)) {
+        /* A vanished client shows on the next write; only an idle stream needs a look. */
+        if (wr == 0 && kl_http_conn_closing(rq->conn)) {
             close_conn = 1;
             break;
         }

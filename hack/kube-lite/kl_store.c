@@ -4,6 +4,10 @@
 #include "kl_persist.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -251,12 +255,10 @@ int kl_store_init(struct kl_store *s, size_t hist_cap) {
     pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
     pthread_rwlock_init(&s->lock, &ra);
     pthread_rwlockattr_destroy(&ra);
-    pthread_mutex_init(&s->ev_mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->ev_cv, &ca);
-    pthread_condattr_destroy(&ca);
+    atomic_init(&s->ev_seq, 0);
+    atomic_init(&s->ev_rv, 0);
+    atomic_init(&s->ev_epoch, 0);
+    atomic_init(&s->stopping, 0);
     return 0;
 }
 
@@ -274,8 +276,6 @@ void kl_store_done(struct kl_store *s) {
         kl_rtype_free(s->types[i]);
     free(s->types);
     pthread_rwlock_destroy(&s->lock);
-    pthread_mutex_destroy(&s->ev_mu);
-    pthread_cond_destroy(&s->ev_cv);
 }
 
 static int set_rv(json_t *doc, uint64_t rv) {
@@ -417,16 +417,24 @@ void kl_store_remove_type(struct kl_store *s, struct kl_rtype *rt) {
     rt->removed = 1;
 }
 
+static void futex_wake_all(_Atomic uint32_t *addr) {
+    syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+void kl_store_wake_watchers(struct kl_store *s) {
+    atomic_fetch_add(&s->ev_seq, 1);
+    futex_wake_all(&s->ev_seq);
+}
+
 void kl_store_notify(struct kl_store *s) {
     pthread_rwlock_rdlock(&s->lock);
     uint64_t rv = s->rv;
     pthread_rwlock_unlock(&s->lock);
-    pthread_mutex_lock(&s->ev_mu);
-    if (rv > s->ev_rv) {
-        s->ev_rv = rv;
-        pthread_cond_broadcast(&s->ev_cv);
+    uint64_t cur = atomic_load(&s->ev_rv);
+    while (rv > cur && !atomic_compare_exchange_weak(&s->ev_rv, &cur, rv)) {
     }
-    pthread_mutex_unlock(&s->ev_mu);
+    if (rv > cur)
+        kl_store_wake_watchers(s);
 }
 
 int kl_store_sync(struct kl_store *s) {
@@ -439,48 +447,45 @@ int kl_store_sync(struct kl_store *s) {
 }
 
 int kl_store_wait(struct kl_store *s, uint64_t rv, uint64_t epoch, int timeout_ms) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += timeout_ms / 1000;
-    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
+    struct timespec end;
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    end.tv_sec += timeout_ms / 1000;
+    end.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (end.tv_nsec >= 1000000000L) {
+        end.tv_sec++;
+        end.tv_nsec -= 1000000000L;
     }
-    int r = 0;
-    pthread_mutex_lock(&s->ev_mu);
     for (;;) {
-        if (s->stopping || s->ev_epoch != epoch) {
-            r = -ECANCELED;
-            break;
+        /* Read the sequence first: a wake-up after this point changes it, so the futex wait
+         * below returns at once instead of missing the announcement. */
+        uint32_t seq = atomic_load(&s->ev_seq);
+        if (atomic_load(&s->stopping) || atomic_load(&s->ev_epoch) != epoch)
+            return -ECANCELED;
+        if (atomic_load(&s->ev_rv) > rv)
+            return 1;
+        struct timespec now, rel;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        rel.tv_sec = end.tv_sec - now.tv_sec;
+        rel.tv_nsec = end.tv_nsec - now.tv_nsec;
+        if (rel.tv_nsec < 0) {
+            rel.tv_sec--;
+            rel.tv_nsec += 1000000000L;
         }
-        if (s->ev_rv > rv) {
-            r = 1;
-            break;
-        }
-        if (pthread_cond_timedwait(&s->ev_cv, &s->ev_mu, &ts) == ETIMEDOUT) {
-            r = s->ev_rv > rv ? 1 : 0;
-            break;
-        }
+        if (rel.tv_sec < 0)
+            return atomic_load(&s->ev_rv) > rv ? 1 : 0;
+        syscall(SYS_futex, (uint32_t *)&s->ev_seq, FUTEX_WAIT_PRIVATE, seq, &rel, NULL, 0);
     }
-    pthread_mutex_unlock(&s->ev_mu);
-    return r;
 }
 
 uint64_t kl_store_epoch(struct kl_store *s) {
-    pthread_mutex_lock(&s->ev_mu);
-    uint64_t e = s->ev_epoch;
-    pthread_mutex_unlock(&s->ev_mu);
-    return e;
+    return atomic_load(&s->ev_epoch);
 }
 
 void kl_store_close_watches(struct kl_store *s, int stopping) {
-    pthread_mutex_lock(&s->ev_mu);
-    s->ev_epoch++;
+    atomic_fetch_add(&s->ev_epoch, 1);
     if (stopping)
-        s->stopping = 1;
-    pthread_cond_broadcast(&s->ev_cv);
-    pthread_mutex_unlock(&s->ev_mu);
+        atomic_store(&s->stopping, 1);
+    kl_store_wake_watchers(s);
 }
 
 uint64_t kl_store_drop_history(struct kl_store *s) {

@@ -125,12 +125,13 @@ struct kl_store {
     struct kl_event *hist;
     size_t hist_cap;
     uint64_t hist_floor; /* events with rv < floor are gone */
-    /* watcher wake-ups */
-    pthread_mutex_t ev_mu;
-    pthread_cond_t ev_cv;
-    uint64_t ev_rv;      /* last rv announced to watchers */
-    uint64_t ev_epoch;   /* bumped to end every watch (fault injection, shutdown) */
-    int stopping;
+    /* Watcher wake-ups: a futex on ev_seq rather than a condition variable, because a
+     * broadcast to a hundred watchers would make each re-take the condition's mutex in turn
+     * (a convoy that dominated the cost of delivering events). */
+    _Atomic uint32_t ev_seq;    /* bumped on every announcement */
+    _Atomic uint64_t ev_rv;     /* last rv announced to watchers */
+    _Atomic uint64_t ev_epoch;  /* bumped to end every watch (fault injection, shutdown) */
+    atomic_int stopping;
     struct kl_persist *persist; /* NULL: in memory only */
     uint64_t persist_off;       /* log offset of the last write (for kl_store_sync) */
     uint64_t writes;            /* number of writes since start */
@@ -171,6 +172,8 @@ int kl_store_load(struct kl_store *s, struct kl_rtype *rt, json_t *doc);
  * objects were deleted one by one before). Caller holds the write lock. */
 void kl_store_remove_type(struct kl_store *s, struct kl_rtype *rt);
 
+/* Wakes every watcher so that it re-checks the history (after dropping it). */
+void kl_store_wake_watchers(struct kl_store *s);
 /* Wakes watchers after writes; call after releasing the write lock. */
 void kl_store_notify(struct kl_store *s);
 /* Makes writes durable (fsync of the log up to the last write); call after releasing the write
