@@ -879,7 +879,12 @@ void kl_api_handle(struct kl_http_conn *conn, const struct kl_http_req *req, voi
     const struct kl_auth_user *user = kl_auth_lookup(srv->auth, token);
     if (!user && !token && srv->insecure)
         user = kl_auth_first(srv->auth);
-    if (!user) {
+    /* Like the real server's defaults (anonymous auth on, system:public-info-viewer): health
+     * and version answer requests without a token; a wrong token is refused everywhere. */
+    const char *p0 = req->path;
+    int public_info = !token && (strcmp(p0, "/healthz") == 0 || strcmp(p0, "/livez") == 0 ||
+                                 strcmp(p0, "/readyz") == 0 || strcmp(p0, "/version") == 0);
+    if (!user && !public_info) {
         kl_send_status(conn, 401, "Unauthorized", "Unauthorized");
         return;
     }

@@ -25,6 +25,10 @@ kt_eq "anonymous is 401" "$code" 401
 kt_eq "401 Status" "$(jq -r '.kind + " " + .reason' "$KL_DIR/anon")" "Status Unauthorized"
 code=$(curl -sS --cacert "$KL_CA" -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer nope' "$KL_URL/version")
 kt_eq "unknown token is 401" "$code" 401
+code=$(curl -sS --cacert "$KL_CA" -o /dev/null -w '%{http_code}' "$KL_URL/readyz")
+kt_eq "anonymous /readyz (public info, as the real defaults)" "$code" 200
+code=$(curl -sS --cacert "$KL_CA" -o /dev/null -w '%{http_code}' "$KL_URL/apis")
+kt_eq "anonymous discovery is 401" "$code" 401
 code=$(curl -sS --cacert "$KL_CA" -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer tok-shim-456' "$KL_URL/api/v1/namespaces")
 kt_eq "second token works" "$code" 200
 review() {
