@@ -83,19 +83,25 @@ maxdown=$(op_max_down)
 [[ $maxdown -ge 1 && $maxdown -le 2 ]] || op_fail "max hosts down at once: $maxdown (want 1..2)"
 opj=$(op_json roll)
 hj=$(op_hosts_json)
-hf() { jq -r --arg h "$1" --arg f "$2" '.status.hosts[] | select(.name == $h) | .[$f] // ""' <<<"$opj"; }
+# One process per source (the machine may be busy): op entries, Host statuses, reboot counts.
+declare -A ent hst reb
+while read -r n rest; do ent[$n]=$rest; done < <(jq -r '.status.hosts[] |
+    "\(.name) \(.step) \(.bootIDBefore // "-") \(.address // "-") \(.startedAt // "-") \(.finishedAt // "-")"' <<<"$opj")
+while read -r n rest; do hst[$n]=$rest; done < <(jq -r '.items[] |
+    "\(.metadata.name) \(.status.bootID // "-") \(.metadata.annotations["commissaire.io/operation"] // "-")"' <<<"$hj")
+while read -r n c; do reb[$n]=$c; done < <(awk '$3 == "down" && $4 == "reboot" { n[$2]++ } END { for (a in n) print a, n[a] }' "$FARM_DIR/reboot.log")
 for a in "${FARM_ADDRS[@]}"; do
-    op_expect_eq "$a reboots" "$(op_reboot_count "$a")" 1
-    now=$(op_farm_boot_id "$a")
+    read -r step before addr started finished <<<"${ent[$a]:-}"
+    read -r hboot hann <<<"${hst[$a]:-}"
+    read -r now <"$FARM_DIR/hosts/$a/root/.hostfarm/facts/boot_id"
+    op_expect_eq "$a reboots" "${reb[$a]:-0}" 1
     [[ "$now" != "${boot_before[$a]}" ]] || op_fail "$a kept its boot id"
-    op_expect_eq "$a bootIDBefore" "$(hf "$a" bootIDBefore)" "${boot_before[$a]}"
-    op_expect_eq "$a Host status.bootID" \
-        "$(jq -r --arg h "$a" '.items[] | select(.metadata.name == $h) | .status.bootID' <<<"$hj")" "$now"
-    op_expect_eq "$a step" "$(hf "$a" step)" Done
-    op_expect_eq "$a address" "$(hf "$a" address)" "$a"
-    [[ -n "$(hf "$a" startedAt)" && -n "$(hf "$a" finishedAt)" ]] || op_fail "$a has no startedAt/finishedAt"
-    op_expect_eq "$a annotation" \
-        "$(jq -r --arg h "$a" '.items[] | select(.metadata.name == $h) | .metadata.annotations["commissaire.io/operation"] // ""' <<<"$hj")" ""
+    op_expect_eq "$a bootIDBefore" "$before" "${boot_before[$a]}"
+    op_expect_eq "$a Host status.bootID" "$hboot" "$now"
+    op_expect_eq "$a step" "$step" Done
+    op_expect_eq "$a address" "$addr" "$a"
+    [[ "$started" != - && "$finished" != - ]] || op_fail "$a has no startedAt/finishedAt"
+    op_expect_eq "$a annotation" "$hann" -
 done
 op_log "reboot log: max $maxdown down at once, every host rebooted once with a new boot id"
 
@@ -109,16 +115,19 @@ op_expect_eq "observedGeneration" "$(jq -r .status.observedGeneration <<<"$opj")
 op_expect_eq "finalizers" "$(jq -c '.metadata.finalizers // []' <<<"$opj")" "[]"
 # The hosts were started in name order, in a window of two: the third host started only after
 # one of the first two finished.
-s3=$(hf "${order[2]}" startedAt)
-first_done=$(printf '%s\n%s\n' "$(hf "${order[0]}" finishedAt)" "$(hf "${order[1]}" finishedAt)" | sort | head -n1)
+field() { local f=(${ent[$1]}); echo "${f[$2]}"; }
+s3=$(field "${order[2]}" 3)
+first_done=$(printf '%s\n%s\n' "$(field "${order[0]}" 4)" "$(field "${order[1]}" 4)" | sort | head -n1)
 [[ "$s3" > "$first_done" || "$s3" == "$first_done" ]] || op_fail "host 3 started at $s3 before any of the first two finished"
 
 # Nodes: each was cordoned at some point and none is cordoned now.
-nj=$(kl_curl /api/v1/nodes)
+declare -A unsched
+while read -r n u; do unsched[$n]=$u; done < <(kl_curl /api/v1/nodes | jq -r '.items[] | "\(.metadata.name) \(.spec.unschedulable // false)"')
+declare -A seen_cordoned
+while read -r n; do seen_cordoned[$n]=1; done < <(awk '$2 == "true" { print $1 }' "$KL_DIR/nodes.watch")
 for a in "${FARM_ADDRS[@]}"; do
-    grep -qE "^$a +true$" "$KL_DIR/nodes.watch" || op_fail "node $a was never seen cordoned"
-    op_expect_eq "node $a unschedulable" \
-        "$(jq -r --arg n "$a" '.items[] | select(.metadata.name == $n) | .spec.unschedulable // false' <<<"$nj")" false
+    [[ -n "${seen_cordoned[$a]:-}" ]] || op_fail "node $a was never seen cordoned"
+    op_expect_eq "node $a unschedulable" "${unsched[$a]:-missing}" false
 done
 # Pods: all evicted.
 left=$(kubectl -n default get pods -o name | wc -l)
