@@ -553,7 +553,7 @@ static void handle_watch(struct kl_rq *rq) {
     struct watch w = {.rq = rq, .first_table = 1};
     cm_buf_init(&w.out, 0);
     struct kl_obj **initial = NULL;
-    size_t n_initial = 0;
+    size_t n_initial = 0, cap_initial = 0;
 
     if (filter_init(rq, &w.f, &err) < 0) {
         kl_send_err(rq->conn, &err);
@@ -579,24 +579,23 @@ static void handle_watch(struct kl_rq *rq) {
     int from_now = !rvp || !*rvp || strcmp(rvp, "0") == 0 || send_initial;
     if (from_now) {
         pos = s->rv;
-        /* Like the real server for "" and "0": synthetic ADDED events for the current state. */
-        if (!(rvp && *rvp && strcmp(rvp, "0") != 0 && !send_initial) || send_initial || 1) {
-            size_t i = kl_store_lower_bound(rq->rt, w.ns, NULL);
-            for (; i < rq->rt->n; i++) {
-                struct kl_obj *o = rq->rt->objs[i];
-                if (w.ns && strcmp(o->ns, w.ns) != 0)
-                    break;
-                if (!filter_match(&w.f, o))
-                    continue;
-                struct kl_obj **ni = realloc(initial, (n_initial + 1) * sizeof(*ni));
+        /* Like the real server for "" and "0" (and sendInitialEvents): synthetic ADDED events
+         * for the current state, then the changes after it. */
+        size_t i = kl_store_lower_bound(rq->rt, w.ns, NULL);
+        for (; i < rq->rt->n; i++) {
+            struct kl_obj *o = rq->rt->objs[i];
+            if (w.ns && strcmp(o->ns, w.ns) != 0)
+                break;
+            if (!filter_match(&w.f, o))
+                continue;
+            if (n_initial == cap_initial) {
+                cap_initial = cap_initial ? cap_initial * 2 : 64;
+                struct kl_obj **ni = realloc(initial, cap_initial * sizeof(*ni));
                 if (!ni)
                     break;
                 initial = ni;
-                initial[n_initial++] = kl_obj_ref(o);
             }
-        }
-        if (send_initial && rvp && *rvp && strcmp(rvp, "0") != 0) {
-            /* sendInitialEvents with a resourceVersion: state at least as new as it */
+            initial[n_initial++] = kl_obj_ref(o);
         }
     } else if (parse_uint(rvp, &pos) < 0) {
         pthread_rwlock_unlock(&s->lock);
