@@ -15,6 +15,7 @@
 #include "shim_api.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <openssl/rand.h>
 #include <stdatomic.h>
 #include <pthread.h>
@@ -459,7 +460,9 @@ static int host_set_cluster(struct shim_api *a, const json_t *host, const char *
     return rc;
 }
 
-/* Every live Host, fresh from the API server (for decisions under the lease). */
+/* Every live Host, fresh from the API server (for decisions under the lease). The list is
+ * transient but large (a few MB for a thousand hosts); callers give the memory back with
+ * malloc_trim() when done, so one membership change does not raise the resident size for good. */
 static int hosts_fresh(struct shim_api *a, json_t **ret_items, struct kube_error *e) {
     json_t *list = NULL;
     int rc = kube_list_all(a->c, &SHIM_RES_HOSTS, a->ns, NULL, &list, e);
@@ -1063,6 +1066,7 @@ static void h_cluster_delete(struct shim_api *a, const char *name, struct shim_r
     resp_json(r, 200, json_array());
 out:
     json_decref(hosts);
+    malloc_trim(0);
     json_decref(cl);
     kube_error_done(&e);
 }
@@ -1210,6 +1214,7 @@ out:
     json_decref(cm);
     json_decref(members);
     json_decref(hosts);
+    malloc_trim(0);
     json_decref(cl);
     json_decref(body);
     shim_strv_done(&current);

@@ -39,7 +39,9 @@
 #define MAX_PENDING 4096
 /* Small enough that a write rarely exceeds the socket's free space (lws would then copy the rest
  * into a buffer of its own: with many slow readers that is where memory goes). */
+#ifndef WRITE_CHUNK
 #define WRITE_CHUNK (32 * 1024)
+#endif
 #define MAX_HEADERS 24
 
 enum txn_state {
@@ -675,7 +677,7 @@ int shim_http_new(const struct shim_http_deps *d, struct shim_http **ret, char *
     info.timeout_secs = (unsigned)cfg->header_timeout_s;
     info.timeout_secs_ah_idle = (unsigned)cfg->header_timeout_s;
     info.keepalive_timeout = cfg->idle_timeout_s;
-    info.max_http_header_data = 16384;
+    info.max_http_header_data = 8192; /* Apache's limit; bearer tokens fit easily */
     info.max_http_header_pool = 0;
     info.server_string = "commissaire-shim";
     info.alpn = "http/1.1";
