@@ -91,7 +91,7 @@ YAML
 # Kill a while the operation is mid-flight: a host Done, another rebooting (its reboot sent and
 # recorded, the host not back yet). b's standby proof is taken in between, during the operation.
 op_state() {
-    kl_curl "/apis/commissaire.io/v1alpha1/namespaces/$NS/operations/$OP" 2>/dev/null |
+    kl_curl "/apis/commissaire.io/v1alpha1/namespaces/$NS/operations/$OP" --max-time 15 2>/dev/null |
         jq -r '[(.status.phase // "-"), (.status.succeeded // 0), ([.status.hosts[]? | select(.step == "Rebooting")] | length)] | @tsv'
 }
 mid_flight() {
@@ -109,10 +109,10 @@ standby_idle op
 ml_wait 150 "the operation mid-flight (a host done, another rebooting)" mid_flight
 t_kill=$(now_ms)
 ml_kill a
-ml_log "SIGKILLed a mid-flight: $(kl_curl "/apis/commissaire.io/v1alpha1/namespaces/$NS/operations/$OP" | jq -c '[.status.hosts[] | {name, step}]')"
+ml_log "SIGKILLed a mid-flight: $(kl_curl "/apis/commissaire.io/v1alpha1/namespaces/$NS/operations/$OP" --max-time 15 | jq -c '[.status.hosts[] | {name, step}]')"
 
 ml_wait 30 "b leads" leader_is b
-b_holds() { [[ $(kl_curl "/apis/coordination.k8s.io/v1/namespaces/$NS/leases/commissaire-controller" | jq -r .spec.holderIdentity) == b_* ]]; }
+b_holds() { [[ $(kl_curl "/apis/coordination.k8s.io/v1/namespaces/$NS/leases/commissaire-controller" --max-time 15 | jq -r .spec.holderIdentity) == b_* ]]; }
 ml_wait 10 "b holds the Lease" b_holds
 t_lead=$(log_ts_ms "${ML_LOG[b]}" "became leader") || ml_fail "b logged no 'became leader'"
 takeover=$((t_lead - t_kill))
@@ -130,7 +130,7 @@ ml_expect "failed" "$(ml_jp operation $OP .status.failed)" 0
 for h in "${FARM_ADDRS[@]}"; do
     ml_expect "$h reboots (farm reboot log)" "$(farm_reboot_count "$h")" 1
     [[ $(farm_boot_id "$h") != "${boot0[$h]}" ]] || ml_fail "$h has its old boot id"
-    ml_expect "$h step" "$(kubectl -n $NS get operation $OP -o jsonpath="{.status.hosts[?(@.name==\"$h\")].step}")" Done
+    ml_expect "$h step" "$(kubectl --request-timeout=15s -n $NS get operation $OP -o jsonpath="{.status.hosts[?(@.name==\"$h\")].step}")" Done
 done
 ml_expect "max hosts down at once" "$(farm_max_concurrent_down)" 1
 

@@ -177,9 +177,9 @@ ml_families() { awk '$1 == "#" { print $3, $4 }' "$1.parsed"; }
 ml_has() { awk -v k="$2" '$1 == k { f = 1 } END { exit !f }' "$1.parsed"; }
 # ml_gt A B: A > B as numbers
 ml_gt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a > b) }'; }
-ml_jp() { kubectl -n $NS get "$1" "$2" -o jsonpath="{$3}" 2>/dev/null; }
+ml_jp() { kubectl --request-timeout=15s -n $NS get "$1" "$2" -o jsonpath="{$3}" 2>/dev/null; }
 # ml_cr PLURAL NAME [JQ] — a commissaire object through the API directly (curl, no kubectl: the
 # polling helpers run it many times on a busy machine).
-ml_cr() { kl_curl "/apis/commissaire.io/v1alpha1/namespaces/$NS/$1/$2" 2>/dev/null | jq -r "${3:-.}"; }
+ml_cr() { kl_curl "/apis/commissaire.io/v1alpha1/namespaces/$NS/$1/$2" --max-time 15 2>/dev/null | jq -r "${3:-.}"; }
 ml_phase_is() { [[ $(ml_cr hosts "$1" '.status.phase // ""') == "$2" ]]; }
 ml_expect() { [[ "$2" == "$3" ]] || ml_fail "$1: got '$2', want '$3'"; }
