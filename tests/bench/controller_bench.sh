@@ -90,7 +90,7 @@ python3 "$REPO/tests/bench/controller_bench_kubelet.py" "$KL_URL" "$KL_TOKEN" "$
 KUBELET_PID=$!
 
 LOG=$KL_DIR/controller.log
-"$CONTROLLER" --namespace $NS --metrics-addr 127.0.0.1:0 --log-level warn \
+"$CONTROLLER" --namespace $NS --metrics-addr 127.0.0.1:0 --log-level info \
     --workers "$WORKERS" --max-ssh-sessions "$SESSIONS" --qps 2000 --burst 4000 \
     --host-check-interval 10m --ssh-connect-timeout 20s >"$LOG" 2>&1 &
 CT_PID=$!
@@ -100,10 +100,7 @@ for ((i = 0; i < 100; i++)); do
     [[ -n "$port" ]] && curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
     sleep 0.1
 done
-# The controller logs at warn: the port line is at info, so read it from /proc instead.
-if [[ -z "$port" ]]; then
-    port=$(ss -ltnpH 2>/dev/null | awk -v p="pid=$CT_PID," '$0 ~ p { sub(/.*:/, "", $4); print $4; exit }')
-fi
+[[ -n "$port" ]] || { cat "$LOG" >&2; echo "the controller did not start" >&2; exit 1; }
 
 # All Hosts at once, as one List.
 {
