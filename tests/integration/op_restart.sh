@@ -8,7 +8,9 @@
 #    evicted, and a PodDisruptionBudget held a drain back until it was deleted;
 #  - status (phase, counters, times, per-host steps), Events and metrics tell the story;
 #  - the annotation that keeps the Host reconciler away is gone afterwards, so is the
-#    finalizer.
+#    finalizer;
+#  - a drain that a budget blocks for longer than drainTimeout fails the host (uncordoned,
+#    not rebooted).
 set -euo pipefail
 source "$(dirname "$0")/op_lib.sh"
 
@@ -146,5 +148,27 @@ op_expect_eq "host duration observations" "$n" 10
 
 # The Host reconciler was kept away from the reboots and takes over again: hosts stay active.
 _op_hosts_in_phase active "${FARM_ADDRS[@]}" || op_fail "hosts are not active after the operation"
+
+# drainTimeout: a budget that never allows the eviction fails the host at Draining; its node
+# is uncordoned again and it is not rebooted.
+h=${order[0]}
+kubectl -n $NS label host "$h" drain-test=yes >/dev/null
+kubectl apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: stuck, namespace: default, labels: {app: stuck}}
+spec: {nodeName: "$h", containers: [{name: c, image: nginx}]}
+YAML
+kl_curl "/api/v1/namespaces/default/pods/stuck/status" -X PATCH -o /dev/null -f \
+    -H 'Content-Type: application/merge-patch+json' \
+    --data-binary '{"status":{"phase":"Running","conditions":[{"type":"Ready","status":"True"}]}}'
+kubectl -n default create pdb stuck --selector=app=stuck --min-available=1 >/dev/null
+op_create stuck prod restart "drainTimeout: 3s" "hostSelector: {matchLabels: {drain-test: \"yes\"}}"
+op_wait 60 "operation stuck Failed" op_phase_is stuck Failed
+msg=$(op_host_field stuck "$h" message)
+[[ "$msg" == Draining:*"drain did not finish within 3s (drainTimeout)"*"PodDisruptionBudget"*"node uncordoned"* ]] ||
+    op_fail "drain timeout message: $msg"
+op_expect_eq "uncordoned after the failed drain" "$(kl_curl "/api/v1/nodes/$h" | jq -r '.spec.unschedulable // false')" false
+op_expect_eq "not rebooted by the failed operation" "$(op_reboot_count "$h")" 1
 op_stop_controller
 op_log "PASS"
