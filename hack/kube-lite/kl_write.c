@@ -379,7 +379,10 @@ static int admit_custom(struct kl_rq *rq, json_t *doc, const char *name, struct 
         if (json_array_size(paths) > 0 && strcmp(fv, "Strict") == 0) {
             struct cm_buf b;
             cm_buf_init(&b, 0);
-            cm_buf_puts(&b, "strict decoding error: ");
+            /* the real wording: `Host in version "v1alpha1" cannot be handled as a Host:
+             * strict decoding error: unknown field "spec.x", unknown field "spec.y"` */
+            cm_buf_printf(&b, "%s in version \"%s\" cannot be handled as a %s: strict decoding error: ",
+                          rq->rt->kind, v->name, rq->rt->kind);
             for (size_t i = 0; i < json_array_size(paths); i++)
                 cm_buf_printf(&b, "%sunknown field \"%s\"", i ? ", " : "",
                               json_string_value(json_array_get(paths, i)));
