@@ -32,7 +32,7 @@ op_wait 30 "a host in flight" moved
 op_kill_controller
 op_log "controller killed again: $(op_json roll | jq -c '[.status.hosts[] | select(.step != "Pending" and .step != "Done") | {name, step}]')"
 op_controller
-op_wait 120 "the operation Finished" op_phase_is roll Finished
+op_wait 360 "the operation Finished" op_phase_is roll Finished
 
 j=$(op_json roll)
 for a in "${FARM_ADDRS[@]}"; do

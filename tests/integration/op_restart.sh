@@ -77,7 +77,7 @@ op_expect_eq "the held host was not rebooted" "$(op_reboot_count "$held")" 0
 op_log "the budget held $held's drain back; deleting it"
 kubectl -n default delete pdb web >/dev/null
 
-op_wait 120 "the operation Finished" op_phase_is roll Finished
+op_wait 360 "the operation Finished" op_phase_is roll Finished
 op_log "operation finished"
 
 # The farm's view: never more than 2 down, each host exactly one reboot, each a new boot id.
