@@ -13,7 +13,7 @@
 #include "kl_server.h"
 
 #include "cm_json.h"
-#include "kl_selector.h"
+#include "kl_pdb.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -139,65 +139,14 @@ static void drop_refs_cb(json_t *doc, void *ud) {
         json_object_del(json_object_get(doc, "metadata"), "ownerReferences");
 }
 
-static long int_or_percent(const json_t *v, long total) {
-    if (json_is_integer(v))
-        return (long)json_integer_value(v);
-    const char *s = json_string_value(v);
-    if (!s)
-        return -1;
-    char *end;
-    long p = strtol(s, &end, 10);
-    if (*end == '%')
-        return (p * total + 99) / 100;
-    return *end == 0 && end != s ? p : -1;
-}
-
-static int pod_ready(const json_t *pod) {
-    size_t i;
-    json_t *c;
-    json_array_foreach(cm_json_get(pod, "status.conditions"), i, c) {
-        const char *t = json_string_value(json_object_get(c, "type"));
-        const char *st = json_string_value(json_object_get(c, "status"));
-        if (t && st && strcmp(t, "Ready") == 0)
-            return strcmp(st, "True") == 0;
-    }
-    return 0;
-}
-
 /* Recomputes one PDB's status; returns a new doc when it changed, else NULL. */
-static json_t *pdb_status(struct kl_store *s, struct kl_rtype *pods, const struct kl_obj *po) {
+static json_t *pdb_status(struct kl_rtype *pods, const struct kl_obj *po) {
     json_t *doc = kl_obj_parse(po);
-    struct kl_labelsel *sel = NULL;
-    const json_t *so = cm_json_get(doc, "spec.selector");
-    long expected = 0, healthy = 0;
-    if (so && kl_labelsel_from_object(so, &sel, NULL) == 0) {
-        size_t i = kl_store_lower_bound(pods, po->ns, NULL);
-        for (; i < pods->n && strcmp(pods->objs[i]->ns, po->ns) == 0; i++) {
-            struct kl_obj *p = pods->objs[i];
-            if (!kl_labelsel_match(sel, p->labels))
-                continue;
-            json_t *pd = kl_obj_parse(p);
-            const char *ph = cm_json_get_str(pd, "status.phase");
-            if (!(ph && (strcmp(ph, "Succeeded") == 0 || strcmp(ph, "Failed") == 0))) {
-                expected++;
-                if (!p->deleting && pod_ready(pd))
-                    healthy++;
-            }
-            json_decref(pd);
-        }
-    }
-    kl_labelsel_free(sel);
-    (void)s;
-    long desired = expected;
-    json_t *minav = cm_json_get(doc, "spec.minAvailable");
-    json_t *maxun = cm_json_get(doc, "spec.maxUnavailable");
-    if (minav)
-        desired = int_or_percent(minav, expected);
-    else if (maxun)
-        desired = expected - int_or_percent(maxun, expected);
-    if (desired < 0)
-        desired = 0;
-    long allowed = healthy - desired > 0 ? healthy - desired : 0;
+    if (!doc)
+        return NULL;
+    struct kl_pdb_budget b;
+    kl_pdb_compute(doc, pods, po->ns, &b);
+    long expected = b.expected, healthy = b.healthy, desired = b.desired, allowed = b.allowed;
     json_t *st = json_object_get(doc, "status");
     json_int_t gen = json_integer_value(cm_json_get(doc, "metadata.generation"));
     if (json_is_object(st) && json_integer_value(json_object_get(st, "expectedPods")) == expected &&
@@ -295,7 +244,7 @@ static int gc_pass(struct kl_server *srv) {
         }
     }
     for (size_t i = 0; pdbt && pods && i < pdbt->n; i++) {
-        json_t *doc = pdb_status(s, pods, pdbt->objs[i]);
+        json_t *doc = pdb_status(pods, pdbt->objs[i]);
         if (doc) {
             json_array_append_new(pdb_docs, doc);
             work_add(&pdb_fix, pdbt, pdbt->objs[i]->ns, pdbt->objs[i]->name);

@@ -12,6 +12,7 @@
 #include "kl_auth.h"
 #include "kl_http.h"
 #include "kl_patch.h"
+#include "kl_pdb.h"
 #include "kl_proto.h"
 #include "kl_schema.h"
 #include "kl_selector.h"
@@ -1378,43 +1379,12 @@ void kl_write_delete_collection(struct kl_rq *rq) {
 
 /* ---- eviction -------------------------------------------------------------------------------- */
 
-/* Resolves an int-or-percent against total (percent rounded up, like the disruption
- * controller). Returns -1 when absent or malformed. */
-static long int_or_percent(const json_t *v, long total) {
-    if (json_is_integer(v))
-        return (long)json_integer_value(v);
-    const char *s = json_string_value(v);
-    if (!s)
-        return -1;
-    char *end;
-    long p = strtol(s, &end, 10);
-    if (*end == '%')
-        return (p * total + 99) / 100;
-    if (*end == 0 && end != s)
-        return p;
-    return -1;
-}
-
-static int pod_ready(const json_t *pod) {
-    json_t *conds = cm_json_get(pod, "status.conditions");
-    size_t i;
-    json_t *c;
-    json_array_foreach(conds, i, c) {
-        const char *t = json_string_value(json_object_get(c, "type"));
-        const char *st = json_string_value(json_object_get(c, "status"));
-        if (t && st && strcmp(t, "Ready") == 0)
-            return strcmp(st, "True") == 0;
-    }
-    return 0;
-}
-
 void kl_write_evict(struct kl_rq *rq) {
     struct kl_server *srv = rq->srv;
     struct kl_store *s = &srv->store;
     struct kl_err err = {0};
     json_t *body = read_body(rq, &err, 0);
     json_t *pod = NULL, *pdb = NULL;
-    struct kl_labelsel *sel = NULL;
     struct kl_obj *res = NULL;
     int locked = 0;
     if (!body)
@@ -1442,20 +1412,13 @@ void kl_write_evict(struct kl_rq *rq) {
         int count = 0;
         for (; i < pdbt->n && strcmp(pdbt->objs[i]->ns, po->ns) == 0; i++) {
             json_t *d = kl_obj_parse(pdbt->objs[i]);
-            struct kl_labelsel *ls = NULL;
-            const json_t *selobj = cm_json_get(d, "spec.selector");
-            /* A PDB with a null selector matches nothing; {} matches everything. */
-            if (selobj && kl_labelsel_from_object(selobj, &ls, NULL) == 0 &&
-                kl_labelsel_match(ls, po->labels)) {
+            if (d && kl_pdb_selects(d, po)) {
                 count++;
                 if (!pdbo) {
                     pdbo = pdbt->objs[i];
                     pdb = json_incref(d);
-                    sel = ls;
-                    ls = NULL;
                 }
             }
-            kl_labelsel_free(ls);
             json_decref(d);
         }
         if (count > 1) {
@@ -1467,37 +1430,10 @@ void kl_write_evict(struct kl_rq *rq) {
     }
     if (pdbo) {
         /* The disruption controller's arithmetic, on the pods as they are now. */
-        long expected = 0, healthy = 0;
-        size_t i = kl_store_lower_bound(rq->rt, po->ns, NULL);
-        for (; i < rq->rt->n && strcmp(rq->rt->objs[i]->ns, po->ns) == 0; i++) {
-            struct kl_obj *p = rq->rt->objs[i];
-            if (!kl_labelsel_match(sel, p->labels))
-                continue;
-            json_t *pd = kl_obj_parse(p);
-            const char *ph = cm_json_get_str(pd, "status.phase");
-            int term = ph && (strcmp(ph, "Succeeded") == 0 || strcmp(ph, "Failed") == 0);
-            if (!term) {
-                expected++;
-                if (!p->deleting && pod_ready(pd))
-                    healthy++;
-            }
-            json_decref(pd);
-        }
-        long desired;
-        json_t *minav = cm_json_get(pdb, "spec.minAvailable");
-        json_t *maxun = cm_json_get(pdb, "spec.maxUnavailable");
-        if (minav)
-            desired = int_or_percent(minav, expected);
-        else if (maxun)
-            desired = expected - int_or_percent(maxun, expected);
-        else
-            desired = expected;
-        if (desired < 0)
-            desired = 0;
-        long allowed = healthy - desired;
-        if (allowed < 0)
-            allowed = 0;
-        int this_ready = pod_ready(pod);
+        struct kl_pdb_budget b;
+        kl_pdb_compute(pdb, rq->rt, po->ns, &b);
+        long desired = b.desired, healthy = b.healthy, allowed = b.allowed;
+        int this_ready = kl_pod_ready(pod);
         /* IfHealthyBudget (the default): an unready pod may go when the budget is met. */
         int ok = this_ready ? allowed > 0 : healthy >= desired;
         const char *policy = cm_json_get_str(pdb, "spec.unhealthyPodEvictionPolicy");
@@ -1553,7 +1489,6 @@ fail:
     kl_send_err(rq->conn, &err);
 out:
     kl_obj_unref(res);
-    kl_labelsel_free(sel);
     json_decref(pdb);
     json_decref(pod);
     json_decref(body);
