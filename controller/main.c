@@ -101,7 +101,7 @@ static void usage(FILE *f) {
 "                               they are skipped with a Warning Event (default 5m)\n"
 "  --resync DUR                 informer resync period, 0 to disable (default 10m)\n"
 "  --bootstrap-step-budget DUR  bootstrap work per reconcile pass before the host is requeued\n"
-"                               so other hosts get the worker (default 5s)\n"
+"                               so other hosts get the worker (default 30s)\n"
 "\n"
 "SSH:\n"
 "  --max-ssh-sessions N         concurrent SSH sessions, in use or idle (default 32)\n"
@@ -233,7 +233,7 @@ static int parse_options(int argc, char **argv, struct options *o) {
         .ssh_connect_timeout_ms = 10000,
         .ssh_command_timeout_ms = 600000,
         .resync_ms = 600000,
-        .step_budget_ms = 5000,
+        .step_budget_ms = 30000,
     };
     int c, r = 0;
     unsigned u;

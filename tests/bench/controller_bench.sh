@@ -152,7 +152,7 @@ echo "  hosts created (kubectl):    $(secs $create_ms) s"
 echo "  all active:                 $(secs $total_ms) s   ($active/$COUNT active, $failed failed; target < 30 s)"
 echo "  controller peak RSS:        $((rss_kib / 1024)) MiB ($rss_kib KiB; target < 32 MiB)"
 echo "  controller CPU:             $(secs $cpu_ms) s total, $((cpu_ms / COUNT)) ms per host"
-echo "  API requests:               $api ($((api / COUNT)) per host)"
+echo "  API requests:               $api ($((api / COUNT)) per host): $(awk -F'[{}"]' '/^commissaire_controller_api_requests_total/ { split($0, f, " "); n[$3] += f[2] } END { for (v in n) printf "%s %d  ", v, n[v] }' <<<"$metrics")"
 echo "  SSH round trips:            ${ssh_n:-?} (mean $(awk -v s="${ssh_sum:-0}" -v n="${ssh_n:-1}" 'BEGIN { printf "%.0f", s * 1000 / (n ? n : 1) }') ms)"
 echo "  load average now:           $(cut -d' ' -f1-3 /proc/loadavg)"
 if [[ -n "$JSON" ]]; then
