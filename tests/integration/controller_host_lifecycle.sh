@@ -113,8 +113,8 @@ done
 ct_log "every profile ran its commands in order"
 
 # Metrics and health.
-curl -sf "http://127.0.0.1:$CT_METRICS/healthz" | grep -qx ok || ct_fail "/healthz"
-curl -sf "http://127.0.0.1:$CT_METRICS/readyz" | grep -qx ok || ct_fail "/readyz"
+curl -sf "http://127.0.0.1:$CT_METRICS/healthz" | grep -x ok >/dev/null || ct_fail "/healthz"
+curl -sf "http://127.0.0.1:$CT_METRICS/readyz" | grep -x ok >/dev/null || ct_fail "/readyz"
 metrics=$(curl -sf "http://127.0.0.1:$CT_METRICS/metrics")
 # Every sample line is "name{labels} value": the Prometheus text format.
 bad=$(grep -vE '^#|^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*"(,[a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*")*\})? [-+0-9.eEInf]+$' <<<"$metrics" || true)

@@ -79,7 +79,7 @@ reboot_via() {
   local base=${cmd%% *}
   base=${base##*/}
   [[ $base == sudo ]] && base=${cmd#sudo }
-  farm_cmds "$a" | grep -q "^${base%% *}" || fail "'$cmd' not in the records"
+  farm_cmds "$a" | grep "^${base%% *}" >/dev/null || fail "'$cmd' not in the records"
 }
 step "every way to reboot reboots the farm host"
 for c in "systemctl reboot" "/sbin/reboot" "/usr/sbin/shutdown -r now" "/usr/bin/systemctl reboot" "init 6" "sudo reboot" "telinit 6"; do

@@ -68,7 +68,7 @@ expect_eq "exec payload is the exact command" "${line#* * exec }" 'systemctl is-
 ts=${line%% *}
 ((ts >= t0 - 5 && ts <= t1 + 5)) || fail "exec timestamp $ts outside [$t0, $t1]"
 expect_eq "cmd record" "$(farm_cmds "$a" | tail -1)" "systemctl is-active sshd"
-farm_records "$a" | head -1 | grep -q " event boot $(farm_state "$a" boot_id)$" || fail "boot event missing"
+farm_records "$a" | sed -n 1p | grep " event boot $(farm_state "$a" boot_id)$" >/dev/null || fail "boot event missing"
 
 step "package managers per OS, with state"
 declare -A by_os
@@ -134,7 +134,7 @@ expect_eq "sftp file in the host root" "$(cat "$FARM_DIR/hosts/$cen/root/etc/kub
 expect_eq "scp file in the host's /usr layer" "$(cat "$FARM_DIR/hosts/$cen/usr-upper/local/bin/uploaded")" "payload-$$"
 [[ ! -e /usr/local/bin/uploaded ]] || fail "upload reached the machine's /usr"
 expect_eq "the host reads it back" "$(farm_ssh "$cen" 'cat /etc/kubernetes/kubeconfig')" "payload-$$"
-farm_records "$cen" | grep -q ' sftp open "/etc/kubernetes/kubeconfig" flags WRITE' || fail "sftp open not recorded"
+farm_records "$cen" | grep ' sftp open "/etc/kubernetes/kubeconfig" flags WRITE' >/dev/null || fail "sftp open not recorded"
 
 step "failure injection"
 farm_host "$fed" fail "dnf -y install flannel" 7

@@ -80,16 +80,16 @@ crds)
     [[ $got != *bogusField* ]] || fail "unknown field kept: $got"
     # Printer columns, short names and the category.
     kubectl get hst -n "$ns" >"$tmp/hosts"
-    head -n1 "$tmp/hosts" | grep -qE '^NAME +ADDRESS +CLUSTER +STATUS +OS +AGE$' ||
+    head -n1 "$tmp/hosts" | grep -E '^NAME +ADDRESS +CLUSTER +STATUS +OS +AGE$' >/dev/null ||
         { cat "$tmp/hosts" >&2; fail "Host printer columns"; }
     grep -qE '^node1.example.com +node1.example.com +prod ' "$tmp/hosts" || fail "Host row"
     # (Captured to files first: `kubectl | head` would die of SIGPIPE under pipefail.)
     header() { kubectl get "$1" -n "$ns" >"$tmp/get" && head -n1 "$tmp/get"; }
-    header cop | grep -qE '^NAME +CLUSTER +TYPE +PHASE +DONE +TOTAL +AGE$' ||
+    header cop | grep -E '^NAME +CLUSTER +TYPE +PHASE +DONE +TOTAL +AGE$' >/dev/null ||
         fail "Operation printer columns"
-    header ccl | grep -qE '^NAME +STATUS +HOSTS +AVAILABLE +AGE$' || fail "Cluster printer columns"
-    header cnet | grep -qE '^NAME +TYPE +AGE$' || fail "Network printer columns"
-    header ccm | grep -qE '^NAME +TYPE +SERVER +AGE$' || fail "ContainerManager printer columns"
+    header ccl | grep -E '^NAME +STATUS +HOSTS +AVAILABLE +AGE$' >/dev/null || fail "Cluster printer columns"
+    header cnet | grep -E '^NAME +TYPE +AGE$' >/dev/null || fail "Network printer columns"
+    header ccm | grep -E '^NAME +TYPE +SERVER +AGE$' >/dev/null || fail "ContainerManager printer columns"
     kubectl get commissaire -n "$ns" -o name | sort >"$tmp/all"
     for want in host.commissaire.io/node1.example.com cluster.commissaire.io/empty \
         operation.commissaire.io/deploy-7-1 network.commissaire.io/flannel-server \
@@ -127,7 +127,7 @@ kustomize)
         rolebinding/commissaire-controller configmap/commissaire-os-profiles; do
         kubectl get -n "$ns" "$obj" -o name >/dev/null || fail "$obj missing"
     done
-    kubectl get clusterrole commissaire-controller -o jsonpath='{.rules[*].resources}' | grep -q eviction ||
+    kubectl get clusterrole commissaire-controller -o jsonpath='{.rules[*].resources}' | grep eviction >/dev/null ||
         fail "ClusterRole rules not stored"
     got=$(kubectl get -n "$ns" deploy commissaire-controller -o jsonpath='{.spec.replicas} {.spec.template.spec.containers[0].args}')
     [[ $got == *'2 '*'--leader-elect'* ]] || fail "controller deployment: $got"

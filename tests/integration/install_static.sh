@@ -75,7 +75,7 @@ chart-values)
     expect_refused "shim.tls.certificate (PEM certificate and key) is required" \
         --set shim.tls.create=true
     # NOTES.txt renders (Helm prints it after install).
-    "$render" commissaire "$chart" -n commissaire --notes | grep -q 'kubectl -n commissaire get commissaire' ||
+    "$render" commissaire "$chart" -n commissaire --notes | grep 'kubectl -n commissaire get commissaire' >/dev/null ||
         fail "NOTES.txt did not render"
     echo "chart-values: ok"
     ;;
@@ -88,7 +88,7 @@ containerfile)
     for lib in libcurl4 libjansson4 libyaml-0-2 libssh-4 libssl3 libwebsockets17 libcrypt1; do
         grep -q -- "$lib" <<<"$final" || fail "final stage lacks $lib"
     done
-    if grep -E -- '-dev\b|cmake|gcc|clang|make ' <<<"$final" | grep -v '^#' | grep -q .; then
+    if grep -E -- '-dev\b|cmake|gcc|clang|make ' <<<"$final" | grep -v '^#' | grep . >/dev/null; then
         fail "final stage installs build tools or -dev packages"
     fi
     grep -q '^USER 65532:65532' <<<"$final" || fail "final stage does not run as 65532"

@@ -39,7 +39,7 @@ op_create badver lab deploy "version: \"1;reboot\""
 failed_with() { [[ "$(op_json "$1" | jq -r '.status.phase + "/" + (.status.conditions[]? | select(.type == "Accepted") | .reason)')" == "Failed/$2" ]]; }
 op_wait 30 "badsel Failed/InvalidHostSelector" failed_with badsel InvalidHostSelector
 op_wait 30 "badver Failed/InvalidVersion" failed_with badver InvalidVersion
-op_events badver | grep -q '^Invalid ' || op_fail "no Invalid Event"
+op_events badver | grep '^Invalid ' >/dev/null || op_fail "no Invalid Event"
 op_log "invalid specs failed with their reasons"
 
 op_wait_phase disassociated 240 "${FARM_ADDRS[@]}"
@@ -65,11 +65,11 @@ sleep 3
 j=$(op_json first)
 op_expect_eq "first while paused" "$(jq -r '"\(.status.phase) \(.status.inProgress) \([.status.hosts[] | select(.step == "Pending")] | length)"' <<<"$j")" "Paused 0 $pend"
 op_expect_eq "reboots while paused" "$(op_reboots_total)" "$reb"
-op_events first | grep -q '^Paused ' || op_fail "no Paused Event"
+op_events first | grep '^Paused ' >/dev/null || op_fail "no Paused Event"
 op_phase_is second Pending || op_fail "second started while first was paused"
 kubectl -n $NS patch operation first --type merge -p '{"spec":{"paused":false}}' >/dev/null
 op_wait 60 "first Finished" op_phase_is first Finished
-op_events first | grep -q '^Resumed ' || op_fail "no Resumed Event"
+op_events first | grep '^Resumed ' >/dev/null || op_fail "no Resumed Event"
 op_log "pause/resume done; second should start now"
 
 # ---- the queued operation starts by itself; cancel it ----

@@ -40,7 +40,7 @@ op_expect_eq "reboots of the failing host" "$(op_reboot_count "$bad")" 0
 op_expect_eq "counters" "$(jq -r '"\(.status.total)/\(.status.succeeded)/\(.status.failed)/\(.status.inProgress)"' <<<"$j")" "4/1/1/0"
 op_expect_eq "Complete" "$(jq -r '.status.conditions[] | select(.type == "Complete") | .status + "/" + .reason' <<<"$j")" False/HostFailed
 grep -q "host $bad failed" <<<"$(jq -r .status.message <<<"$j")" || op_fail "phase message does not name the host: $(jq -r .status.message <<<"$j")"
-op_events abort | grep -q "^HostFailed host $bad: Rebooting" || op_fail "no HostFailed Event"
+op_events abort | grep "^HostFailed host $bad: Rebooting" >/dev/null || op_fail "no HostFailed Event"
 ann=$(op_hosts_json | jq -r '[.items[] | .metadata.annotations["commissaire.io/operation"] // empty] | length')
 op_expect_eq "hosts still annotated" "$ann" 0
 op_log "Abort: stopped after $bad failed"

@@ -64,7 +64,7 @@ OP_BG+=($!)
 op_create roll prod restart "maxUnavailable: 2" "drainTimeout: 60s" "hostTimeout: 90s"
 
 # The budget holds one of the first two drains back.
-blocked() { op_events roll | grep -q '^DrainBlocked '; }
+blocked() { op_events roll | grep '^DrainBlocked ' >/dev/null; }
 op_wait 30 "a DrainBlocked Event" blocked
 held=$(op_events roll | awk '$1 == "DrainBlocked" { print $3; exit }' | tr -d :)
 [[ " ${order[0]} ${order[1]} " == *" $held "* ]] || op_fail "DrainBlocked for $held, not one of the first two hosts"

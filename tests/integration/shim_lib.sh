@@ -80,7 +80,7 @@ shim_start() {
     export "SHIM_URL_$name"
     for ((i = 0; i < 300; i++)); do
         if curl -sk -o /dev/null -w '%{http_code}' --max-time 2 "${extra[@]}" \
-            "$url/readyz" 2>/dev/null | grep -q 200; then
+            "$url/readyz" 2>/dev/null | grep 200 >/dev/null; then
             return 0
         fi
         sleep 0.1

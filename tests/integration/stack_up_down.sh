@@ -74,7 +74,7 @@ ports+=("${kl_server##*:}")
 pids=()
 for f in "$STACK_DIR"/pids/*.pid; do read -r p _ <"$f"; pids+=("$p"); done
 [[ ${#pids[@]} == 4 ]] || fail "expected 4 daemons recorded, got ${#pids[@]}"
-ss -ltnH | grep -q " $farm_base\." || fail "the farm is not listening on $farm_base.* (test would prove nothing)"
+ss -ltnH | grep " $farm_base\." >/dev/null || fail "the farm is not listening on $farm_base.* (test would prove nothing)"
 
 # ---- down ------------------------------------------------------------------------------------
 "$REPO/hack/down.sh" >"$work/down.out" 2>&1 || { cat "$work/down.out" >&2; fail "down.sh failed"; }
@@ -85,9 +85,9 @@ left=$(pgrep -af -- "$STACK_DIR" || true)
 for p in "${pids[@]}"; do
     [[ ! -e /proc/$p ]] || [[ $(awk '{print $3}' "/proc/$p/stat" 2>/dev/null) == Z ]] || fail "daemon pid $p still alive"
 done
-if ss -ltnH | grep -q " $farm_base\."; then fail "something still listens on the farm's $farm_base.*"; fi
+if ss -ltnH | grep " $farm_base\." >/dev/null; then fail "something still listens on the farm's $farm_base.*"; fi
 for port in "${ports[@]}"; do
-    if ss -ltnH "sport = :$port" | grep -q .; then fail "port $port still listening"; fi
+    if ss -ltnH "sport = :$port" | grep . >/dev/null; then fail "port $port still listening"; fi
 done
 [[ -d $STACK_DIR/logs && ! -e $STACK_DIR/farm && ! -e $STACK_DIR/env ]] || fail "down.sh should keep only the logs"
 "$REPO/hack/down.sh" >"$work/down2.out" 2>&1 || fail "a second down.sh failed"

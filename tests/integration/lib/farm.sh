@@ -13,6 +13,7 @@
 # Set FARM_KEEP=1 to keep the directory after the test (it is printed).
 
 FARM_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+source "$FARM_LIB_DIR/errtrap.sh"
 FARM_SH=${FARM_SH:-$(cd "$FARM_LIB_DIR/../../.." && pwd)/hack/hostfarm/farm.sh}
 FARM_DIR=
 FARM_ADDRS=()

@@ -24,6 +24,7 @@
 # kube-lite is not started; KL_REAL=1 is exported and KL_ADMIN stays empty, so fault-injection
 # tests call kl_require_faults and skip.
 
+source "$(dirname "${BASH_SOURCE[0]}")/errtrap.sh"
 KL_REPO=${KL_REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)}
 KL_PID=
 KL_REAL=${KL_REAL:-0}
