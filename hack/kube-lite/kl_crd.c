@@ -61,6 +61,7 @@ static void retire(struct kl_rversion *v, size_t n) {
 
 /* Kubernetes version priority: GA > beta > alpha, higher numbers first, others last. */
 static int version_rank(const char *v, int *major, int *stage, int *minor) {
+    *major = *stage = *minor = 0;
     if (v[0] != 'v' || !isdigit((unsigned char)v[1]))
         return 0;
     char *end;

@@ -67,7 +67,8 @@ static char *slurp(const char *path, size_t *ret_len) {
 /* A file of host addr, relative to its root ("/etc/os-release", "/.hostfarm/facts/cpus"). */
 static char *host_file(const char *addr, const char *rel) {
     char path[1024];
-    snprintf(path, sizeof(path), "%s/hosts/%s/root%s", farm_dir, addr, rel);
+    if (snprintf(path, sizeof(path), "%s/hosts/%s/root%s", farm_dir, addr, rel) >= (int)sizeof(path))
+        return NULL;
     return slurp(path, NULL);
 }
 
