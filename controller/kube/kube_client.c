@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "cm_b64.h"
 #include "cm_backoff.h"
 #include "cm_buf.h"
 #include "cm_json.h"
@@ -145,6 +146,35 @@ static int check_file(const char *path, const char *what, struct kube_error *err
     return 0;
 }
 
+/* The ExecCredential spec.cluster a plugin asks for with provideClusterInfo. */
+static char *exec_cluster_json(const struct kube_config *cfg) {
+    json_t *o = json_pack("{s:s, s:b}", "server", cfg->server, "insecure-skip-tls-verify",
+                          cfg->insecure_skip_tls_verify);
+    char *ca = NULL, *text = NULL;
+    if (o && cfg->ca_data && cm_b64_encode(cfg->ca_data, cfg->ca_data_len, &ca) == 0)
+        json_object_set_new(o, "certificate-authority-data", json_string(ca));
+    if (o)
+        text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    free(ca);
+    return text;
+}
+
+void kube__client_reauth(struct kube_client *c) {
+    kube_token_invalidate(c->token);
+}
+
+static int token_new(const struct kube_config *cfg, struct kube_token **ret) {
+    if (!cfg->exec)
+        return kube_token_new(cfg->token, cfg->token_file, ret);
+    char *cj = exec_cluster_json(cfg);
+    if (!cj)
+        return -ENOMEM;
+    int r = kube_token_new_exec(cfg->exec, cj, ret);
+    free(cj);
+    return r;
+}
+
 int kube_client_new(const struct kube_config *cfg, const struct kube_client_options *opts,
                     struct kube_client **ret_client, struct kube_error *err) {
     if (!cfg || !cfg->server ||
@@ -181,7 +211,7 @@ int kube_client_new(const struct kube_config *cfg, const struct kube_client_opti
         blob_dup(&c->ca_data, cfg->ca_data, cfg->ca_data_len) < 0 ||
         blob_dup(&c->cert_data, cfg->client_cert_data, cfg->client_cert_data_len) < 0 ||
         blob_dup(&c->key_data, cfg->client_key_data, cfg->client_key_data_len) < 0 ||
-        kube_token_new(cfg->token, cfg->token_file, &c->token) < 0)
+        token_new(cfg, &c->token) < 0)
         goto fail;
     size_t sl = strlen(c->server);
     while (sl > 0 && c->server[sl - 1] == '/')
@@ -522,7 +552,7 @@ static int client_do(struct kube_client *c, const char *method, const char *verb
                      const char *path_query, const char *body, size_t body_len,
                      const char *content_type, struct resp *rs, int *ret_code,
                      struct kube_error *err) {
-    int idem = is_idempotent(method);
+    int idem = is_idempotent(method), reauthed = 0;
     for (unsigned attempt = 0;; attempt++) {
         kube__client_throttle(c);
         CURL *h = pool_get(c);
@@ -584,6 +614,12 @@ static int client_do(struct kube_client *c, const char *method, const char *verb
                 continue;
             }
             return kube__curl_error(rc, errbuf, err);
+        }
+        /* An exec plugin's token may be revoked before its stated expiry: fetch a new one and
+         * try once more, as client-go does. */
+        if (code == 401 && !reauthed && kube_token_invalidate(c->token)) {
+            reauthed = 1;
+            continue;
         }
         int retryable = code == 429 || code == 503 ||
                         (code >= 500 && (idem || rs->retry_after_ms >= 0));

@@ -20,6 +20,9 @@ int kube__client_setup(struct kube_client *c, CURL *h, const char *method, const
 void kube__client_headers_free(struct curl_slist *l);
 /* Waits for a token of the rate limiter (counted in throttled_ms). */
 void kube__client_throttle(struct kube_client *c);
+/* The server answered 401: let an exec credential source fetch a new token before the next
+ * request (no-op for static tokens and token files). */
+void kube__client_reauth(struct kube_client *c);
 /* Counts one attempt for (verb, code). */
 void kube__client_count(struct kube_client *c, const char *verb, int code);
 /* Sets (mono_ms > 0) or clears (0) a deadline for the blocking requests made by the CALLING

@@ -16,8 +16,10 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "cm_b64.h"
 #include "cm_buf.h"
 #include "kube_error.h"
+#include "kube_exec.h"
 
 #define KUBECONFIG_MAX (16 * 1024 * 1024)
 #define YAML_DEPTH_MAX 64
@@ -202,60 +204,8 @@ void kube_config_free(struct kube_config *c) {
     wipe_free(c->client_key_data, c->client_key_data_len);
     wipe_free(c->token, c->token ? strlen(c->token) : 0);
     free(c->token_file);
+    kube_exec_config_free(c->exec);
     free(c);
-}
-
-static int b64val(unsigned char c) {
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+' || c == '-')
-        return 62;
-    if (c == '/' || c == '_')
-        return 63;
-    return -1;
-}
-
-/* Decodes standard (or URL-safe) base64, ignoring whitespace; padding optional. */
-static int b64_decode(const char *s, char **ret, size_t *ret_len) {
-    size_t n = strlen(s);
-    char *out = malloc(n / 4 * 3 + 4);
-    if (!out)
-        return -ENOMEM;
-    size_t o = 0;
-    unsigned acc = 0;
-    int bits = 0, pad = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == ' ' || c == '\n' || c == '\r' || c == '\t')
-            continue;
-        if (c == '=') {
-            pad++;
-            continue;
-        }
-        int v = b64val(c);
-        if (v < 0 || pad) {
-            free(out);
-            return -EINVAL;
-        }
-        acc = (acc << 6) | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (char)((acc >> bits) & 0xff);
-        }
-    }
-    if (bits >= 6 || pad > 2) {
-        free(out);
-        return -EINVAL;
-    }
-    out[o] = '\0';
-    *ret = out;
-    *ret_len = o;
-    return 0;
 }
 
 static const char *jstr(const json_t *o, const char *k) {
@@ -301,15 +251,84 @@ static int set_data(char **dst, size_t *dst_len, const char *b64, const char *wh
                     struct kube_error *err) {
     if (!b64 || !*b64)
         return 0;
-    int r = b64_decode(b64, dst, dst_len);
+    int r = cm_b64_decode(b64, CM_B64_URLSAFE | CM_B64_SPACES, dst, dst_len);
     if (r == -EINVAL)
         kube_error_set(err, 0, NULL, "kubeconfig: %s is not valid base64", what);
     return r;
 }
 
+
 static int is_true(const char *s) {
     return s && (strcmp(s, "true") == 0 || strcmp(s, "True") == 0 || strcmp(s, "TRUE") == 0 ||
                  strcmp(s, "yes") == 0 || strcmp(s, "on") == 0);
+}
+
+/* users[].user.exec → c->exec. The program is resolved against the kubeconfig's directory
+ * when it names a relative path ("./bin/login"), as kubectl does; a bare name goes via PATH. */
+static int exec_from_tree(json_t *ex, const char *dir, const char *user,
+                          struct kube_exec_config **ret, struct kube_error *err) {
+    const char *cmd = jstr(ex, "command"), *av = jstr(ex, "apiVersion");
+    const char *mode = jstr(ex, "interactiveMode");
+    json_t *args = json_object_get(ex, "args"), *env = json_object_get(ex, "env"), *v;
+    size_t i;
+
+    if (!cmd || !*cmd) {
+        kube_error_set(err, 0, NULL, "kubeconfig: user \"%s\": exec has no command", user);
+        return -EINVAL;
+    }
+    if (!av || (strcmp(av, "client.authentication.k8s.io/v1") != 0 &&
+                strcmp(av, "client.authentication.k8s.io/v1beta1") != 0)) {
+        kube_error_set(err, 0, NULL,
+                       "kubeconfig: user \"%s\": exec apiVersion must be "
+                       "client.authentication.k8s.io/v1 or v1beta1", user);
+        return -EINVAL;
+    }
+    if (mode && strcmp(mode, "Always") == 0) {
+        kube_error_set(err, 0, NULL,
+                       "kubeconfig: user \"%s\": exec plugin needs a terminal "
+                       "(interactiveMode: Always) and this program has none", user);
+        return -EOPNOTSUPP;
+    }
+    if ((args && !json_is_array(args)) || (env && !json_is_array(env))) {
+        kube_error_set(err, 0, NULL, "kubeconfig: user \"%s\": exec args and env must be lists",
+                       user);
+        return -EINVAL;
+    }
+    struct kube_exec_config *x = calloc(1, sizeof(*x));
+    if (!x)
+        return -ENOMEM;
+    *ret = x; /* freed with the config on any error below */
+    x->args = calloc(json_array_size(args) + 1, sizeof(char *));
+    x->env = calloc(json_array_size(env) + 1, sizeof(char *));
+    x->command = strchr(cmd, '/') ? resolve(dir, cmd) : strdup(cmd);
+    x->api_version = strdup(av);
+    json_t *pci = json_object_get(ex, "provideClusterInfo");
+    x->provide_cluster_info = json_is_true(pci) || is_true(json_string_value(pci));
+    if (!x->args || !x->env || !x->command || !x->api_version)
+        return -ENOMEM;
+    json_array_foreach(args, i, v) {
+        if (!json_is_string(v)) {
+            kube_error_set(err, 0, NULL, "kubeconfig: user \"%s\": exec args[%zu] is not a "
+                           "string", user, i);
+            return -EINVAL;
+        }
+        if (!(x->args[x->n_args++] = strdup(json_string_value(v))))
+            return -ENOMEM;
+    }
+    json_array_foreach(env, i, v) {
+        const char *name = jstr(v, "name"), *val = jstr(v, "value");
+        if (!name || !*name || strchr(name, '=') || !val) {
+            kube_error_set(err, 0, NULL,
+                           "kubeconfig: user \"%s\": exec env[%zu] needs a name and a value",
+                           user, i);
+            return -EINVAL;
+        }
+        size_t n = strlen(name) + strlen(val) + 2;
+        if (!(x->env[x->n_env] = malloc(n)))
+            return -ENOMEM;
+        snprintf(x->env[x->n_env++], n, "%s=%s", name, val);
+    }
+    return 0;
 }
 
 /* ---- kubeconfig ------------------------------------------------------------------------ */
@@ -353,11 +372,11 @@ static int from_tree(json_t *root, const char *dir, const char *context, struct 
     const char *ns = jstr(ctx, "namespace");
     if (!(c->namespace = strdup(ns && *ns ? ns : "default")))
         return -ENOMEM;
-    int r;
-    if ((r = set_path(&c->ca_file, dir, jstr(cl, "certificate-authority"))) < 0 ||
-        (r = set_data(&c->ca_data, &c->ca_data_len, jstr(cl, "certificate-authority-data"),
-                      "certificate-authority-data", err)) < 0)
-        return r;
+    int r0;
+    if ((r0 = set_path(&c->ca_file, dir, jstr(cl, "certificate-authority"))) < 0 ||
+        (r0 = set_data(&c->ca_data, &c->ca_data_len, jstr(cl, "certificate-authority-data"),
+                       "certificate-authority-data", err)) < 0)
+        return r0;
     c->insecure_skip_tls_verify = is_true(jstr(cl, "insecure-skip-tls-verify"));
 
     const char *user_name = jstr(ctx, "user");
@@ -369,12 +388,17 @@ static int from_tree(json_t *root, const char *dir, const char *context, struct 
                        user_name, ctx_name);
         return -EINVAL;
     }
-    if (json_object_get(u, "exec") || json_object_get(u, "auth-provider")) {
+    if (json_object_get(u, "auth-provider")) {
+        /* Removed from kubectl itself (1.26): the providers moved to exec plugins. */
         kube_error_set(err, 0, NULL,
-                       "kubeconfig: user \"%s\": exec and auth-provider plugins are not supported",
-                       user_name);
+                       "kubeconfig: user \"%s\": auth-provider is not supported; use the "
+                       "provider's exec plugin", user_name);
         return -EOPNOTSUPP;
     }
+    int r;
+    json_t *ex = json_object_get(u, "exec");
+    if (ex && (r = exec_from_tree(ex, dir, user_name, &c->exec, err)) < 0)
+        return r;
     const char *tok = jstr(u, "token");
     if (tok && *tok && !(c->token = strdup(tok)))
         return -ENOMEM;
@@ -397,22 +421,10 @@ static int from_tree(json_t *root, const char *dir, const char *context, struct 
     return 0;
 }
 
-int kube_config_load_data(const char *text, size_t n, const char *dir, const char *context,
-                          struct kube_config **ret_cfg, struct kube_error *err) {
-    json_t *root = NULL;
-    int r = yaml_to_json(text, n, &root, err);
-    if (r < 0)
-        return r;
-    struct kube_config *c = calloc(1, sizeof(*c));
-    if (!c) {
-        json_decref(root);
-        return -ENOMEM;
-    }
-    r = from_tree(root, dir, context, c, err);
-    /* The tree holds the token and key data as plain strings; wipe them before freeing. */
-    json_t *users = json_object_get(root, "users");
-    size_t i;
-    json_t *e;
+/* Wipes the secrets a kubeconfig tree holds as plain strings, then frees it. */
+static void tree_free(json_t *root) {
+    json_t *users = json_object_get(root, "users"), *e, *v;
+    size_t i, j;
     json_array_foreach(users, i, e) {
         json_t *u = json_object_get(e, "user");
         const char *keys[] = {"token", "client-key-data", "password"};
@@ -421,14 +433,79 @@ int kube_config_load_data(const char *text, size_t n, const char *dir, const cha
             if (s)
                 explicit_bzero((char *)s, strlen(s));
         }
+        json_array_foreach(json_object_get(json_object_get(u, "exec"), "env"), j, v) {
+            const char *s = jstr(v, "value");
+            if (s)
+                explicit_bzero((char *)s, strlen(s));
+        }
     }
     json_decref(root);
+}
+
+static int absolutize_key(json_t *o, const char *key, const char *dir, int only_with_slash) {
+    const char *p = jstr(o, key);
+    if (!p || !*p || p[0] == '/' || (only_with_slash && !strchr(p, '/')))
+        return 0;
+    char *abs = resolve(dir, p);
+    if (!abs || json_object_set_new(o, key, json_string(abs)) < 0) {
+        free(abs);
+        return -ENOMEM;
+    }
+    free(abs);
+    return 0;
+}
+
+/* Makes one file's relative paths absolute (kubectl resolves them against the file that names
+ * them), so that entries merged from several files still point where their file meant. */
+static int absolutize(json_t *root, const char *dir) {
+    json_t *e;
+    size_t i;
+    int r = 0;
+    if (!dir || !*dir)
+        return 0;
+    json_array_foreach(json_object_get(root, "clusters"), i, e)
+        if ((r = absolutize_key(json_object_get(e, "cluster"), "certificate-authority", dir, 0)) < 0)
+            return r;
+    json_array_foreach(json_object_get(root, "users"), i, e) {
+        json_t *u = json_object_get(e, "user");
+        if ((r = absolutize_key(u, "client-certificate", dir, 0)) < 0 ||
+            (r = absolutize_key(u, "client-key", dir, 0)) < 0 ||
+            (r = absolutize_key(u, "tokenFile", dir, 0)) < 0 ||
+            (r = absolutize_key(json_object_get(u, "exec"), "command", dir, 1)) < 0)
+            return r;
+    }
+    return 0;
+}
+
+/* Builds the config from a tree whose paths are absolute; consumes root. */
+static int config_from_root(json_t *root, const char *context, struct kube_config **ret_cfg,
+                            struct kube_error *err) {
+    struct kube_config *c = calloc(1, sizeof(*c));
+    if (!c) {
+        tree_free(root);
+        return -ENOMEM;
+    }
+    int r = from_tree(root, NULL, context, c, err);
+    tree_free(root);
     if (r < 0) {
         kube_config_free(c);
         return r;
     }
     *ret_cfg = c;
     return 0;
+}
+
+int kube_config_load_data(const char *text, size_t n, const char *dir, const char *context,
+                          struct kube_config **ret_cfg, struct kube_error *err) {
+    json_t *root = NULL;
+    int r = yaml_to_json(text, n, &root, err);
+    if (r < 0)
+        return r;
+    if ((r = absolutize(root, dir)) < 0) {
+        tree_free(root);
+        return r;
+    }
+    return config_from_root(root, context, ret_cfg, err);
 }
 
 /* Reads a whole (small) file. */
@@ -472,8 +549,20 @@ static int read_file(const char *path, size_t cap, char **ret, size_t *ret_len,
     return *ret ? 0 : -ENOMEM;
 }
 
-int kube_config_load_file(const char *path, const char *context, struct kube_config **ret_cfg,
-                          struct kube_error *err) {
+/* "kubeconfig: what" → "PATH: what", so that the message says which file is wrong. */
+static void prefix_path(struct kube_error *err, const char *path) {
+    if (!err || !err->message || strncmp(err->message, "kubeconfig:", 11) != 0)
+        return;
+    char *m = err->message;
+    size_t len = strlen(path) + strlen(m) + 4;
+    err->message = malloc(len);
+    if (err->message)
+        snprintf(err->message, len, "%s: %s", path, m + 12);
+    free(m);
+}
+
+/* One file as a tree with absolute paths. */
+static int file_tree(const char *path, json_t **ret_root, struct kube_error *err) {
     char *text = NULL;
     size_t n = 0;
     int r = read_file(path, KUBECONFIG_MAX, &text, &n, err);
@@ -489,19 +578,109 @@ int kube_config_load_file(const char *path, const char *context, struct kube_con
         *(slash == dir ? slash + 1 : slash) = '\0';
     else
         dir[0] = '\0';
-    r = kube_config_load_data(text, n, dir, context, ret_cfg, err);
-    if (r < 0 && err && err->message && strncmp(err->message, "kubeconfig:", 11) == 0) {
-        /* Prefix the file name so that the message says which file is wrong. */
-        char *m = err->message;
-        size_t len = strlen(path) + strlen(m) + 4;
-        err->message = malloc(len);
-        if (err->message)
-            snprintf(err->message, len, "%s: %s", path, m + 12);
-        free(m);
-    }
-    free(dir);
+    json_t *root = NULL;
+    r = yaml_to_json(text, n, &root, err);
     wipe_free(text, n);
+    if (r == 0 && (r = absolutize(root, dir)) < 0)
+        tree_free(root);
+    free(dir);
+    if (r < 0) {
+        prefix_path(err, path);
+        return r;
+    }
+    *ret_root = root;
+    return 0;
+}
+
+int kube_config_load_file(const char *path, const char *context, struct kube_config **ret_cfg,
+                          struct kube_error *err) {
+    json_t *root = NULL;
+    int r = file_tree(path, &root, err);
+    if (r < 0)
+        return r;
+    r = config_from_root(root, context, ret_cfg, err);
+    if (r < 0)
+        prefix_path(err, path);
     return r;
+}
+
+static int has_name(const json_t *list, const char *name) {
+    size_t i;
+    json_t *e;
+    json_array_foreach(list, i, e) {
+        const char *n = jstr(e, "name");
+        if (n && strcmp(n, name) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* kubectl's merge of a KUBECONFIG list: the first file to name a cluster, user or context, and
+ * the first to set current-context, wins. */
+static int merge_tree(json_t *dst, json_t *src) {
+    const char *cur = jstr(dst, "current-context"), *scur = jstr(src, "current-context");
+    if ((!cur || !*cur) && scur && *scur &&
+        json_object_set_new(dst, "current-context", json_string(scur)) < 0)
+        return -ENOMEM;
+    const char *lists[] = {"clusters", "users", "contexts"};
+    for (size_t l = 0; l < 3; l++) {
+        json_t *sl = json_object_get(src, lists[l]), *dl = json_object_get(dst, lists[l]), *e;
+        size_t i;
+        if (!json_is_array(sl))
+            continue;
+        if (!json_is_array(dl)) {
+            if (json_object_set_new(dst, lists[l], json_array()) < 0)
+                return -ENOMEM;
+            dl = json_object_get(dst, lists[l]);
+        }
+        json_array_foreach(sl, i, e) {
+            const char *n = jstr(e, "name");
+            if (n && !has_name(dl, n) && json_array_append(dl, e) < 0)
+                return -ENOMEM;
+        }
+    }
+    return 0;
+}
+
+/* A colon-separated KUBECONFIG: files that do not exist are skipped, as kubectl does. */
+static int load_list(const char *list, const char *context, struct kube_config **ret_cfg,
+                     struct kube_error *err) {
+    json_t *merged = json_object();
+    int r = 0, found = 0;
+    if (!merged)
+        return -ENOMEM;
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ":");
+        char *path = strndup(p, n);
+        p += n + (p[n] == ':');
+        if (!path) {
+            r = -ENOMEM;
+            break;
+        }
+        json_t *root = NULL;
+        if (!*path || (access(path, F_OK) < 0 && errno == ENOENT)) {
+            free(path);
+            continue;
+        }
+        r = file_tree(path, &root, err);
+        free(path);
+        if (r < 0)
+            break;
+        found = 1;
+        r = merge_tree(merged, root);
+        tree_free(root);
+        if (r < 0)
+            break;
+    }
+    if (r == 0 && !found) {
+        kube_error_set(err, 0, NULL, "no kubeconfig: none of the files in KUBECONFIG exists");
+        r = -ENOENT;
+    }
+    if (r < 0) {
+        tree_free(merged);
+        return r;
+    }
+    return config_from_root(merged, context, ret_cfg, err);
 }
 
 int kube_config_load_in_cluster(const char *base_dir, struct kube_config **ret_cfg,
@@ -568,15 +747,9 @@ int kube_config_load_default(const char *explicit_path, const char *context,
     if (explicit_path && *explicit_path)
         return kube_config_load_file(explicit_path, context, ret_cfg, err);
     const char *env = getenv("KUBECONFIG");
-    if (env && *env) {
-        size_t n = strcspn(env, ":");
-        char *first = strndup(env, n);
-        if (!first)
-            return -ENOMEM;
-        int r = kube_config_load_file(first, context, ret_cfg, err);
-        free(first);
-        return r;
-    }
+    if (env && *env)
+        return strchr(env, ':') ? load_list(env, context, ret_cfg, err)
+                                : kube_config_load_file(env, context, ret_cfg, err);
     const char *host = getenv("KUBERNETES_SERVICE_HOST");
     if (host && *host)
         return kube_config_load_in_cluster(NULL, ret_cfg, err);

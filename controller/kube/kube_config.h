@@ -3,8 +3,10 @@
  * Two sources, like client-go's clientcmd and rest.InClusterConfig:
  *  - a kubeconfig file (YAML, parsed with libyaml): the current-context (or a named context)
  *    selects a cluster (server, certificate-authority[-data], insecure-skip-tls-verify) and a
- *    user (token, tokenFile, client-certificate[-data], client-key[-data]). Relative file paths
- *    are resolved against the kubeconfig's directory, as kubectl does.
+ *    user (token, tokenFile, client-certificate[-data], client-key[-data], or an exec credential
+ *    plugin, see kube_exec.h). Relative file paths are resolved against the directory of the
+ *    kubeconfig that names them, as kubectl does; a colon-separated KUBECONFIG is merged the
+ *    way kubectl merges it.
  *  - in-cluster: <base>/token, <base>/ca.crt, <base>/namespace with
  *    base = /var/run/secrets/kubernetes.io/serviceaccount (overridable for tests) and the server
  *    from KUBERNETES_SERVICE_HOST / KUBERNETES_SERVICE_PORT.
@@ -20,6 +22,7 @@
 #include <stddef.h>
 
 struct kube_error;
+struct kube_exec_config;
 
 #define KUBE_IN_CLUSTER_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 
@@ -39,12 +42,14 @@ struct kube_config {
     size_t client_key_data_len;
     char *token;            /* static bearer token, or NULL; secret */
     char *token_file;       /* bearer token file re-read on change, or NULL */
+    struct kube_exec_config *exec; /* exec credential plugin, or NULL */
 };
 
 /* Loads a kubeconfig file. context NULL means the file's current-context.
  * On success *ret_cfg is a new config the caller frees with kube_config_free().
  * Errors: -ENOENT (file missing; message names it), -EINVAL (malformed YAML: message has
- * "line N"; no current-context; unknown context/cluster/user; missing server; bad base64),
+ * "line N"; no current-context; unknown context/cluster/user; missing server; bad base64; a
+ * malformed exec section), -EOPNOTSUPP (auth-provider; an exec plugin that needs a terminal),
  * -ENOMEM. */
 int kube_config_load_file(const char *path, const char *context, struct kube_config **ret_cfg,
                           struct kube_error *err);
@@ -59,9 +64,10 @@ int kube_config_load_data(const char *text, size_t n, const char *dir, const cha
 int kube_config_load_in_cluster(const char *base_dir, struct kube_config **ret_cfg,
                                 struct kube_error *err);
 /* The usual lookup order of a program's --kubeconfig flag:
- *   explicit_path if not NULL; else $KUBECONFIG (only its FIRST entry when it is a
- *   colon-separated list: merging several files is not supported); else in-cluster when
- *   KUBERNETES_SERVICE_HOST is set; else $HOME/.kube/config.
+ *   explicit_path if not NULL; else $KUBECONFIG (a colon-separated list is merged like
+ *   kubectl: files that do not exist are skipped, the first file to name a cluster, user or
+ *   context or to set current-context wins); else in-cluster when KUBERNETES_SERVICE_HOST is
+ *   set; else $HOME/.kube/config.
  * context as in kube_config_load_file(). Same errors as the loader that was chosen. */
 int kube_config_load_default(const char *explicit_path, const char *context,
                              struct kube_config **ret_cfg, struct kube_error *err);

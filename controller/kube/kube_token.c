@@ -10,9 +10,15 @@
 #include <unistd.h>
 
 #include "cm_buf.h"
+#include "cm_time.h"
 #include "kube_error.h"
+#include "kube_exec.h"
 
 #define TOKEN_MAX (64 * 1024)
+/* client-go gives plugins no deadline; a daemon cannot wait forever for a hung helper. */
+#define EXEC_TIMEOUT_MS 60000
+/* Refresh a little before the expiry so a request in flight does not carry a dead token. */
+#define EXEC_EARLY_MS 10000
 
 struct kube_token {
     pthread_mutex_t lock;
@@ -21,6 +27,9 @@ struct kube_token {
     char *cached;        /* token last read from file */
     struct stat seen;    /* identity of the file when cached was read */
     int have_seen;
+    struct kube_exec_config *exec; /* exec source: cached is the plugin's token */
+    char *cluster_json;
+    int64_t expiry_ms; /* wall clock; 0: the plugin gave none */
 };
 
 static void wipe_free(char *s) {
@@ -44,9 +53,61 @@ int kube_token_new(const char *static_token, const char *token_file, struct kube
     return 0;
 }
 
+int kube_token_new_exec(const struct kube_exec_config *exec, const char *cluster_json,
+                        struct kube_token **ret) {
+    struct kube_token *t = calloc(1, sizeof(*t));
+    if (!t)
+        return -ENOMEM;
+    pthread_mutex_init(&t->lock, NULL);
+    if (kube_exec_config_dup(exec, &t->exec) < 0 ||
+        (cluster_json && !(t->cluster_json = strdup(cluster_json)))) {
+        kube_token_free(t);
+        return -ENOMEM;
+    }
+    *ret = t;
+    return 0;
+}
+
+int kube_token_invalidate(struct kube_token *t) {
+    if (!t->exec)
+        return 0;
+    pthread_mutex_lock(&t->lock);
+    wipe_free(t->cached);
+    t->cached = NULL;
+    pthread_mutex_unlock(&t->lock);
+    return 1;
+}
+
+static int exec_get(struct kube_token *t, char **ret_token, struct kube_error *err) {
+    int r = 0;
+    /* Held while the plugin runs: concurrent requests wait for one run instead of starting
+     * one each. */
+    pthread_mutex_lock(&t->lock);
+    if (t->cached && t->expiry_ms && cm_time_wall_ms() >= t->expiry_ms - EXEC_EARLY_MS) {
+        wipe_free(t->cached);
+        t->cached = NULL;
+    }
+    if (!t->cached) {
+        char *tok = NULL;
+        int64_t exp = 0;
+        r = kube_exec_run(t->exec, t->cluster_json, EXEC_TIMEOUT_MS, &tok, &exp, err);
+        if (r < 0)
+            goto out;
+        t->cached = tok;
+        t->expiry_ms = exp;
+    }
+    if (!(*ret_token = strdup(t->cached)))
+        r = -ENOMEM;
+out:
+    pthread_mutex_unlock(&t->lock);
+    return r;
+}
+
 void kube_token_free(struct kube_token *t) {
     if (!t)
         return;
+    kube_exec_config_free(t->exec);
+    free(t->cluster_json);
     wipe_free(t->static_token);
     wipe_free(t->cached);
     free(t->file);
@@ -115,6 +176,8 @@ static int read_token(const char *path, char **ret, struct stat *ret_st, struct 
 }
 
 int kube_token_get(struct kube_token *t, char **ret_token, struct kube_error *err) {
+    if (t->exec)
+        return exec_get(t, ret_token, err);
     if (!t->file) {
         char *s = NULL;
         if (t->static_token && !(s = strdup(t->static_token)))

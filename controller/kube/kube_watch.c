@@ -293,6 +293,8 @@ static int run_connection(struct kube_watch *w) {
     if (w->end != END_NONE)
         return w->end == END_GONE ? -ERANGE : -ECONNABORTED;
     if (w->http_code != 0 && w->http_code != 200) {
+        if (w->http_code == 401)
+            kube__client_reauth(w->client);
         r = kube_error_from_response(&w->conn_err, (int)w->http_code, w->err_body.data,
                                      w->err_body.len);
         if (kube_error_is_gone(&w->conn_err))

@@ -13,11 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "cm_b64.h"
 #include "cm_json.h"
 #include "cm_time.h"
 #include "kube_client.h"
@@ -727,6 +729,88 @@ static void test_events_aggregate(void **state) {
     json_decref(l);
 }
 
+/* ---- exec credential plugins ------------------------------------------------------------ */
+
+/* A kubeconfig whose user is an exec plugin (path relative to the kubeconfig, as managed
+ * clusters ship them). The plugin's first answer is a revoked token, its later ones the real
+ * one: the client must take the 401, run the plugin again and succeed; kubectl must accept the
+ * same kubeconfig. */
+static void test_exec_plugin_reauth(void **state) {
+    (void)state;
+    struct kube_config *cfg = NULL;
+    assert_int_equal(kube_config_load_file(g_kubeconfig, NULL, &cfg, NULL), 0);
+    if (!cfg->token) {
+        kube_config_free(cfg);
+        skip(); /* a real cluster's user without a static token: nothing to hand the plugin */
+    }
+    char dir[] = "/tmp/kube-it-exec.XXXXXX", path[300], cmd[700];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/plugin", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("#!/bin/sh\n"
+          "d=$(dirname \"$0\")\n"
+          "n=$(($(cat \"$d/runs\" 2>/dev/null || echo 0) + 1)); echo $n >\"$d/runs\"\n"
+          "t=$GOOD; [ $n = 1 ] && t=revoked-token\n"
+          "printf '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":"
+          "\"ExecCredential\",\"status\":{\"token\":\"%s\"}}\\n' \"$t\"\n",
+          f);
+    fclose(f);
+    assert_int_equal(chmod(path, 0755), 0);
+    snprintf(path, sizeof path, "%s/kubeconfig", dir);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "apiVersion: v1\nkind: Config\ncurrent-context: x\nclusters:\n- name: c\n"
+               "  cluster:\n    server: %s\n", cfg->server);
+    if (cfg->ca_file)
+        fprintf(f, "    certificate-authority: %s\n", cfg->ca_file);
+    if (cfg->ca_data) {
+        char *b64 = NULL;
+        assert_int_equal(cm_b64_encode(cfg->ca_data, cfg->ca_data_len, &b64), 0);
+        fprintf(f, "    certificate-authority-data: %s\n", b64);
+        free(b64);
+    }
+    if (cfg->insecure_skip_tls_verify)
+        fprintf(f, "    insecure-skip-tls-verify: true\n");
+    fprintf(f, "contexts: [{name: x, context: {cluster: c, user: u}}]\n"
+               "users:\n- name: u\n  user:\n    exec:\n"
+               "      apiVersion: client.authentication.k8s.io/v1\n"
+               "      command: ./plugin\n"
+               "      interactiveMode: Never\n"
+               "      env: [{name: GOOD, value: \"%s\"}]\n", cfg->token);
+    fclose(f);
+    kube_config_free(cfg);
+
+    struct kube_config *ec = NULL;
+    struct kube_client *c = NULL;
+    struct kube_error e;
+    kube_error_init(&e);
+    assert_int_equal(kube_config_load_file(path, NULL, &ec, &e), 0);
+    assert_int_equal(kube_client_new(ec, NULL, &c, &e), 0); /* run 1: the revoked token */
+    kube_config_free(ec);
+    json_t *ns = NULL;
+    assert_int_equal(kube_get(c, &KUBE_RES_NAMESPACES, NULL, g_ns, NULL, &ns, &e), 0);
+    assert_string_equal(cm_json_get_str(ns, "metadata.name"), g_ns);
+    json_decref(ns);
+    snprintf(cmd, sizeof cmd, "%s/runs", dir);
+    f = fopen(cmd, "r");
+    assert_non_null(f);
+    int runs = 0;
+    assert_int_equal(fscanf(f, "%d", &runs), 1);
+    fclose(f);
+    assert_int_equal(runs, 2); /* once at start, once after the 401, not per request */
+    assert_int_equal(kube_get(c, &KUBE_RES_NAMESPACES, NULL, g_ns, NULL, &ns, &e), 0);
+    json_decref(ns);
+    kube_client_free(c);
+    kube_error_done(&e);
+    /* The reference client reads the same kubeconfig the same way. */
+    snprintf(cmd, sizeof cmd, "kubectl --kubeconfig %s get namespace %s -o name >/dev/null",
+             path, g_ns);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: %s KUBECONFIG [ADMIN_URL]\n", argv[0]);
@@ -744,6 +828,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_leader_two_contenders),
         cmocka_unit_test(test_leader_expiry_and_lost_lease),
         cmocka_unit_test(test_events_aggregate),
+        cmocka_unit_test(test_exec_plugin_reauth),
     };
     int r = cmocka_run_group_tests(tests, group_setup, group_teardown);
     curl_global_cleanup();

@@ -14,6 +14,7 @@
 #include "kube_client.h"
 #include "kube_config.h"
 #include "kube_error.h"
+#include "kube_exec.h"
 #include "kube_token.h"
 
 static char dir[256];
@@ -174,7 +175,14 @@ static void test_errors(void **state) {
                        "clusters: [{name: c, cluster: {server: 'https://h'}}]\n"
                        "contexts: [{name: x, context: {cluster: c, user: u}}]\n"
                        "users: [{name: u, user: {exec: {command: aws}}}]\n";
-    assert_int_equal(kube_config_load_data(exec, strlen(exec), NULL, NULL, &c, &e), -EOPNOTSUPP);
+    assert_int_equal(kube_config_load_data(exec, strlen(exec), NULL, NULL, &c, &e), -EINVAL);
+    assert_non_null(strstr(e.message, "apiVersion"));
+    const char *ap = "current-context: x\n"
+                     "clusters: [{name: c, cluster: {server: 'https://h'}}]\n"
+                     "contexts: [{name: x, context: {cluster: c, user: u}}]\n"
+                     "users: [{name: u, user: {auth-provider: {name: gcp}}}]\n";
+    assert_int_equal(kube_config_load_data(ap, strlen(ap), NULL, NULL, &c, &e), -EOPNOTSUPP);
+    assert_non_null(strstr(e.message, "exec plugin"));
 
     assert_int_equal(kube_config_load_file(path_of("absent"), NULL, &c, &e), -ENOENT);
     assert_non_null(strstr(e.message, "absent"));
@@ -317,6 +325,238 @@ static void test_client_new_checks_files(void **state) {
     kube_error_done(&e);
 }
 
+static const char KC_EXEC_HEAD[] = "current-context: x\n"
+                                   "clusters: [{name: c, cluster: {server: 'https://h:6443'}}]\n"
+                                   "contexts: [{name: x, context: {cluster: c, user: u}}]\n";
+
+static int load_exec(const char *exec_yaml, struct kube_config **c, struct kube_error *e) {
+    char text[2048];
+    snprintf(text, sizeof text, "%susers: [{name: u, user: {exec: %s}}]\n", KC_EXEC_HEAD,
+             exec_yaml);
+    write_file("kc-exec", text);
+    return kube_config_load_file(path_of("kc-exec"), NULL, c, e);
+}
+
+static void test_exec_parse(void **state) {
+    (void)state;
+    struct kube_config *c = NULL;
+    struct kube_error e;
+    kube_error_init(&e);
+    assert_int_equal(load_exec("{apiVersion: client.authentication.k8s.io/v1, command: "
+                               "./bin/login, args: [token, --cluster, c1], env: [{name: A, "
+                               "value: 'x=y'}], provideClusterInfo: true, interactiveMode: "
+                               "IfAvailable}",
+                               &c, &e),
+                     0);
+    assert_non_null(c->exec);
+    char want[600];
+    snprintf(want, sizeof want, "%s/./bin/login", dir); /* relative to the kubeconfig's dir */
+    assert_string_equal(c->exec->command, want);
+    assert_int_equal(c->exec->n_args, 3);
+    assert_string_equal(c->exec->args[2], "c1");
+    assert_int_equal(c->exec->n_env, 1);
+    assert_string_equal(c->exec->env[0], "A=x=y");
+    assert_int_equal(c->exec->provide_cluster_info, 1);
+    assert_string_equal(c->exec->api_version, "client.authentication.k8s.io/v1");
+    kube_config_free(c);
+    c = NULL;
+    /* A bare program name is looked up in PATH, not next to the kubeconfig. */
+    assert_int_equal(load_exec("{apiVersion: client.authentication.k8s.io/v1beta1, command: "
+                               "aws, args: [eks, get-token]}", &c, &e), 0);
+    assert_string_equal(c->exec->command, "aws");
+    assert_int_equal(c->exec->provide_cluster_info, 0);
+    kube_config_free(c);
+    c = NULL;
+    assert_int_equal(load_exec("{apiVersion: client.authentication.k8s.io/v1, command: x, "
+                               "interactiveMode: Always}", &c, &e), -EOPNOTSUPP);
+    assert_non_null(strstr(e.message, "terminal"));
+    assert_int_equal(load_exec("{apiVersion: client.authentication.k8s.io/v1, command: x, "
+                               "env: [{value: 1}]}", &c, &e), -EINVAL);
+    assert_non_null(strstr(e.message, "env[0]"));
+    assert_int_equal(load_exec("{apiVersion: client.authentication.k8s.io/v1, command: x, "
+                               "args: [[1]]}", &c, &e), -EINVAL);
+    assert_int_equal(load_exec("{apiVersion: v1, command: x}", &c, &e), -EINVAL);
+    assert_int_equal(load_exec("{apiVersion: client.authentication.k8s.io/v1}", &c, &e),
+                     -EINVAL);
+    assert_null(c);
+    kube_error_done(&e);
+}
+
+static void test_kubeconfig_list_merge(void **state) {
+    (void)state;
+    char d1[300], d2[300], env[1400];
+    snprintf(d1, sizeof d1, "%s/one", dir);
+    snprintf(d2, sizeof d2, "%s/two", dir);
+    assert_int_equal(mkdir(d1, 0700), 0);
+    assert_int_equal(mkdir(d2, 0700), 0);
+    /* The first file sets the context and cluster a; the second's cluster a is ignored (first
+     * wins), and its user u brings a token file relative to ITS directory. */
+    write_file("one/kc", "current-context: x\n"
+                         "clusters: [{name: a, cluster: {server: 'https://first:1', "
+                         "certificate-authority: ca.crt}}]\n"
+                         "contexts: [{name: x, context: {cluster: a, user: u, namespace: n1}}]\n");
+    write_file("two/kc", "current-context: y\n"
+                         "clusters: [{name: a, cluster: {server: 'https://second:2'}}]\n"
+                         "contexts: [{name: x, context: {cluster: a, user: other}}]\n"
+                         "users: [{name: u, user: {tokenFile: tok}}]\n");
+    snprintf(env, sizeof env, "%s/kc:%s/missing:%s/kc", d1, dir, d2);
+    setenv("KUBECONFIG", env, 1);
+    struct kube_config *c = NULL;
+    struct kube_error e;
+    kube_error_init(&e);
+    assert_int_equal(kube_config_load_default(NULL, NULL, &c, &e), 0);
+    assert_string_equal(c->context, "x");
+    assert_string_equal(c->server, "https://first:1");
+    assert_string_equal(c->namespace, "n1");
+    char want[700];
+    snprintf(want, sizeof want, "%s/ca.crt", d1);
+    assert_string_equal(c->ca_file, want);
+    snprintf(want, sizeof want, "%s/tok", d2);
+    assert_string_equal(c->token_file, want);
+    kube_config_free(c);
+    c = NULL;
+    /* A context only the second file has. */
+    assert_int_equal(kube_config_load_default(NULL, "x", &c, &e), 0);
+    kube_config_free(c);
+    c = NULL;
+    /* A broken file in the list is an error naming it, not skipped. */
+    write_file("two/kc", "users: [\n");
+    assert_int_equal(kube_config_load_default(NULL, NULL, &c, &e), -EINVAL);
+    assert_non_null(strstr(e.message, "two/kc"));
+    snprintf(env, sizeof env, "%s/none1:%s/none2", dir, dir);
+    setenv("KUBECONFIG", env, 1);
+    assert_int_equal(kube_config_load_default(NULL, NULL, &c, &e), -ENOENT);
+    assert_null(c);
+    unsetenv("KUBECONFIG");
+    kube_error_done(&e);
+}
+
+/* A plugin that counts its runs in a file and answers with token "tok-<run>". $1 = expiry. */
+static const char PLUGIN[] =
+    "#!/bin/sh\n"
+    "d=$(dirname \"$0\")\n"
+    "n=$(($(cat \"$d/runs\" 2>/dev/null || echo 0) + 1)); echo $n >\"$d/runs\"\n"
+    "printf '%s' \"$KUBERNETES_EXEC_INFO\" >\"$d/info\"; printf '%s' \"$PLUGIN_ENV\" >\"$d/env\"\n"
+    "case $MODE in\n"
+    "fail) echo '{\"status\":{\"token\":\"leaked-secret\"}}'; echo 'login expired' >&2; exit 3;;\n"
+    "wrongver) echo '{\"apiVersion\":\"client.authentication.k8s.io/v1beta1\","
+    "\"kind\":\"ExecCredential\",\"status\":{\"token\":\"t\"}}'; exit 0;;\n"
+    "cert) echo '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\","
+    "\"status\":{\"clientCertificateData\":\"x\",\"clientKeyData\":\"y\"}}'; exit 0;;\n"
+    "garbage) echo 'not json leaked-secret'; exit 0;;\n"
+    "slow) exec sleep 30;;\n"
+    "esac\n"
+    "printf '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\","
+    "\"status\":{\"token\":\"tok-%s\",\"expirationTimestamp\":\"%s\"}}\\n' \"$n\" \"$1\"\n";
+
+static struct kube_exec_config *plugin_config(const char *expiry) {
+    write_file("plugin", PLUGIN);
+    assert_int_equal(chmod(path_of("plugin"), 0755), 0);
+    struct kube_exec_config *x = calloc(1, sizeof(*x));
+    assert_non_null(x);
+    x->command = strdup(path_of("plugin"));
+    x->args = calloc(2, sizeof(char *));
+    x->args[0] = strdup(expiry);
+    x->n_args = 1;
+    x->env = calloc(2, sizeof(char *));
+    x->env[0] = strdup("PLUGIN_ENV=from-kubeconfig");
+    x->n_env = 1;
+    x->api_version = strdup("client.authentication.k8s.io/v1");
+    x->provide_cluster_info = 1;
+    return x;
+}
+
+static char *read_back(const char *name) {
+    static char buf[4096];
+    FILE *f = fopen(path_of(name), "r");
+    if (!f)
+        return NULL;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    return buf;
+}
+
+static void test_exec_token_cache(void **state) {
+    (void)state;
+    struct kube_exec_config *x = plugin_config("2999-01-01T00:00:00Z");
+    struct kube_token *t = NULL;
+    assert_int_equal(kube_token_new_exec(x, "{\"server\":\"https://h:6443\"}", &t), 0);
+    kube_exec_config_free(x); /* the source keeps its own copy */
+    char *s = NULL;
+    assert_int_equal(kube_token_get(t, &s, NULL), 0);
+    assert_string_equal(s, "tok-1");
+    free(s);
+    assert_int_equal(kube_token_get(t, &s, NULL), 0);
+    assert_string_equal(s, "tok-1"); /* cached until it expires */
+    free(s);
+    assert_string_equal(read_back("runs"), "1\n");
+    assert_string_equal(read_back("env"), "from-kubeconfig");
+    const char *info = read_back("info");
+    assert_non_null(strstr(info, "\"kind\":\"ExecCredential\""));
+    assert_non_null(strstr(info, "\"interactive\":false"));
+    assert_non_null(strstr(info, "\"server\":\"https://h:6443\""));
+    /* A 401: the next get runs the plugin again. */
+    assert_int_equal(kube_token_invalidate(t), 1);
+    assert_int_equal(kube_token_get(t, &s, NULL), 0);
+    assert_string_equal(s, "tok-2");
+    free(s);
+    kube_token_free(t);
+
+    /* An expired (or about to expire) token is never reused. */
+    x = plugin_config("2000-01-01T00:00:00Z");
+    assert_int_equal(kube_token_new_exec(x, NULL, &t), 0);
+    kube_exec_config_free(x);
+    assert_int_equal(kube_token_get(t, &s, NULL), 0);
+    assert_string_equal(s, "tok-3");
+    free(s);
+    assert_int_equal(kube_token_get(t, &s, NULL), 0);
+    assert_string_equal(s, "tok-4");
+    free(s);
+    kube_token_free(t);
+
+    /* Static and file sources cannot be refreshed by a retry. */
+    assert_int_equal(kube_token_new("static", NULL, &t), 0);
+    assert_int_equal(kube_token_invalidate(t), 0);
+    kube_token_free(t);
+}
+
+static void test_exec_failures(void **state) {
+    (void)state;
+    struct kube_exec_config *x = plugin_config("2999-01-01T00:00:00Z");
+    struct kube_error e;
+    kube_error_init(&e);
+    char *tok = NULL;
+    int64_t exp = 0;
+    static const struct {
+        const char *mode;
+        int rc;
+        const char *says;
+    } cases[] = {
+        {"fail", -EPROTO, "exit status 3"},
+        {"wrongver", -EPROTO, "apiVersion"},
+        {"cert", -EOPNOTSUPP, "client certificate"},
+        {"garbage", -EPROTO, "not JSON"},
+        {"slow", -ETIMEDOUT, "no answer within"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        setenv("MODE", cases[i].mode, 1);
+        assert_int_equal(kube_exec_run(x, NULL, 500, &tok, &exp, &e), cases[i].rc);
+        assert_non_null(strstr(e.message, cases[i].says));
+        assert_non_null(strstr(e.message, "plugin")); /* names the plugin */
+        assert_null(strstr(e.message, "leaked-secret")); /* never the plugin's output */
+        assert_null(tok);
+    }
+    unsetenv("MODE");
+    free(x->command);
+    x->command = strdup("/nonexistent/kubelogin");
+    assert_int_equal(kube_exec_run(x, NULL, 500, &tok, &exp, &e), -ENOENT);
+    assert_non_null(strstr(e.message, "/nonexistent/kubelogin"));
+    assert_int_equal(kube_exec_run(x, NULL, 500, &tok, &exp, &e), -ENOENT);
+    kube_exec_config_free(x);
+    kube_error_done(&e);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_token_and_ca_data, setup, teardown),
@@ -328,6 +568,10 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_default_lookup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_token_file_reread, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_new_checks_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exec_parse, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kubeconfig_list_merge, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exec_token_cache, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exec_failures, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
