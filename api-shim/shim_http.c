@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,11 +38,18 @@
 #include "shim_store.h"
 
 #define MAX_PENDING 4096
-/* Small enough that a write rarely exceeds the socket's free space (lws would then copy the rest
- * into a buffer of its own: with many slow readers that is where memory goes). */
+/* Most one lws_write() hands the socket. lws sends at most the protocol's tx_packet_size per
+ * send() and copies the rest into a buffer of its own (as it does whatever the socket does not
+ * take): with its default (4 kB) a 190 kB host list took ~46 send()s, poll rounds and copies. A
+ * chunk the size of the socket's usual free space goes out in one send() and rarely leaves a
+ * remainder for lws to copy (with many slow readers that copy is where memory goes). */
 #ifndef WRITE_CHUNK
-#define WRITE_CHUNK (32 * 1024)
+#define WRITE_CHUNK (64 * 1024)
 #endif
+/* Headers and the first part of the body leave in one write: small answers (a host, a cluster)
+ * then cost one send() and one writable callback instead of two. */
+#define HDR_ROOM 512
+#define FIRST_CHUNK (16 * 1024)
 #define MAX_HEADERS 24
 
 enum txn_state {
@@ -96,7 +104,7 @@ struct shim_http {
     int n_workers;
     int stopping;
     atomic_int stop;
-    unsigned char *wbuf; /* LWS_PRE + WRITE_CHUNK scratch, event loop only */
+    unsigned char *wbuf; /* LWS_PRE + HDR_ROOM + FIRST_CHUNK scratch, event loop only */
 };
 
 static void txn_free(struct txn *t) {
@@ -143,12 +151,12 @@ static void auth_failed(struct shim_http *h, struct txn *t) {
     set_error(t, 403, "authentication required: the credentials are missing or not accepted");
 }
 
-static int write_headers(struct shim_http *h, struct txn *t) {
-    unsigned char buf[LWS_PRE + 512], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf - 1;
-    size_t len;
+/* Writes the headers and as much of the body as fits FIRST_CHUNK in one lws_write(). */
+static int write_first(struct shim_http *h, struct txn *t) {
+    unsigned char *start = h->wbuf + LWS_PRE, *p = start, *end = start + HDR_ROOM - 1;
+    size_t len, n;
+    const char *data = shim_response_data(&t->resp, &len);
 
-    (void)h;
-    shim_response_data(&t->resp, &len);
     if (lws_add_http_common_headers(t->wsi, (unsigned)t->resp.status,
                                     t->content_type ? t->content_type : "application/json",
                                     len, &p, end))
@@ -157,8 +165,17 @@ static int write_headers(struct shim_http *h, struct txn *t) {
         lws_add_http_header_by_token(t->wsi, WSI_TOKEN_CONNECTION, (const unsigned char *)"close",
                                      5, &p, end))
         return -1;
-    if (lws_finalize_write_http_header(t->wsi, start, &p, end))
+    if (lws_finalize_http_header(t->wsi, &p, end))
         return -1;
+    n = len < FIRST_CHUNK ? len : FIRST_CHUNK;
+    memcpy(p, data, n);
+    p += n;
+    /* On HTTP/1.1 (the only protocol offered: alpn http/1.1, no compression, no chunking) headers
+     * and body are the same byte stream to lws, so one LWS_WRITE_HTTP carries both. */
+    if (lws_write(t->wsi, start, (size_t)(p - start), n == len ? LWS_WRITE_HTTP_FINAL
+                                                                : LWS_WRITE_HTTP) < (int)(p - start))
+        return -1;
+    t->resp_off = n;
     return 0;
 }
 
@@ -175,32 +192,8 @@ static void access_log(struct txn *t) {
               "ms", ms, "client", t->client, NULL);
 }
 
-static int on_writeable(struct shim_http *h, struct lws *wsi, struct txn *t) {
-    size_t left, n, total;
-    const char *data = shim_response_data(&t->resp, &total);
-    int final;
-
-    if (t->state == T_READY) {
-        if (write_headers(h, t) < 0)
-            return -1;
-        t->state = T_BODY;
-        lws_callback_on_writable(wsi);
-        return 0;
-    }
-    if (t->state != T_BODY)
-        return 0;
-    left = total - t->resp_off;
-    n = left < WRITE_CHUNK ? left : WRITE_CHUNK;
-    final = n == left;
-    if (n)
-        memcpy(h->wbuf + LWS_PRE, data + t->resp_off, n);
-    if (lws_write(wsi, h->wbuf + LWS_PRE, n, final ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < (int)n)
-        return -1;
-    t->resp_off += n;
-    if (!final) {
-        lws_callback_on_writable(wsi);
-        return 0;
-    }
+/* Marks the response sent: metrics, access log, then the next request (or the close). */
+static int finish(struct shim_http *h, struct lws *wsi, struct txn *t) {
     shim_metrics_observe(h->d.metrics, t->match.route, t->resp.status,
                          (double)(cm_time_mono_ms() - t->t0_ms) / 1000.0);
     access_log(t);
@@ -210,6 +203,40 @@ static int on_writeable(struct shim_http *h, struct lws *wsi, struct txn *t) {
     if (lws_http_transaction_completed(wsi))
         return -1;
     return 0;
+}
+
+static int on_writeable(struct shim_http *h, struct lws *wsi, struct txn *t) {
+    size_t left, n, total;
+    const char *data = shim_response_data(&t->resp, &total);
+    int final;
+
+    if (t->state == T_READY) {
+        if (write_first(h, t) < 0)
+            return -1;
+        t->state = T_BODY;
+        if (t->resp_off == total)
+            return finish(h, wsi, t);
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
+    if (t->state != T_BODY)
+        return 0;
+    left = total - t->resp_off;
+    n = left < WRITE_CHUNK ? left : WRITE_CHUNK;
+    final = n == left;
+    /* Straight from the response (often the shared, immutable host-list blob): no copy. lws only
+     * reads it on HTTP/1.1 (LWS_PRE bytes in front are reserved for framing of other protocols,
+     * and resp_off >= FIRST_CHUNK > LWS_PRE keeps even those inside the buffer); whatever the
+     * socket does not take lws copies before returning. */
+    if (lws_write(wsi, (unsigned char *)(uintptr_t)(data + t->resp_off), n,
+                  final ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < (int)n)
+        return -1;
+    t->resp_off += n;
+    if (!final) {
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
+    return finish(h, wsi, t);
 }
 
 /* ---- workers ------------------------------------------------------------------------------ */
@@ -632,7 +659,8 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
 }
 
 static const struct lws_protocols protocols[] = {
-    { "http", cb_http, sizeof(struct pss), 0, 0, NULL, 0 },
+    /* tx_packet_size: see WRITE_CHUNK (0 would cap each send() at 4 kB). */
+    { "http", cb_http, sizeof(struct pss), 0, 0, NULL, WRITE_CHUNK + HDR_ROOM + FIRST_CHUNK },
     { NULL, NULL, 0, 0, 0, NULL, 0 },
 };
 
@@ -656,7 +684,7 @@ int shim_http_new(const struct shim_http_deps *d, struct shim_http **ret, char *
     h->d = *d;
     pthread_mutex_init(&h->mu, NULL);
     pthread_cond_init(&h->cv, NULL);
-    h->wbuf = malloc(LWS_PRE + WRITE_CHUNK);
+    h->wbuf = malloc(LWS_PRE + HDR_ROOM + FIRST_CHUNK);
     /* By default five free failures, then one more per second; a guesser waits up to 5 s. */
     h->rl = shim_ratelimit_new(cfg->auth_fail_burst, cfg->auth_fail_rate, 5000, 4096);
     if (!h->wbuf || !h->rl)

@@ -7,7 +7,8 @@
 # and the shim's peak RSS (VmHWM, target < 32 MB). Prints the numbers and a verdict per target.
 # Usage: tests/bench/shim_bench.sh [BUILD_DIR]   (default: a Release build in build-bench/,
 #        made if missing). Env: DURATION (s per run, 10), HOSTS (1000), CONNS (64), THREADS (2),
-#        PERF=1 (profile the shim with perf during each run and print the top symbols).
+#        PERF=1 (profile the shim with perf during each run and print the top symbols; without it,
+#        when perf is installed, the shim's system calls per request are counted instead).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -89,18 +90,36 @@ echo 'wrk.headers["Authorization"] = "Basic '"$(printf bench:bench | base64 -w0)
 # Warm the caches (bcrypt verification, rendered JSON) before measuring.
 curl -sf -H "$AUTH" "$U/api/v0/host/$(head -1 "$B/addrs")" >/dev/null
 
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
 run() { # id title script path
+    local stat_pid= ticks0
     if [[ -n "${PERF:-}" ]] && command -v perf >/dev/null; then
         perf record -q -g -p "$PID" -o "$B/$1.perf" -- sleep "$DURATION" >/dev/null 2>&1 &
         PERF_PID=$!
+    elif command -v perf >/dev/null; then
+        # Load-independent evidence (the machine is shared): the shim's system calls per request.
+        perf stat -x, -e raw_syscalls:sys_enter,syscalls:sys_enter_sendto,syscalls:sys_enter_poll \
+            -p "$PID" -o "$B/$1.stat" -- sleep "$DURATION" >/dev/null 2>&1 &
+        stat_pid=$!
     fi
+    ticks0=$(cpu_ticks)
     wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s "$3" "$U$4" >"$B/$1.wrk" 2>&1
-    local rps p99 non2xx
+    local rps p99 non2xx reqs cpu_us
     rps=$(awk '/Requests\/sec/ {print $2}' "$B/$1.wrk")
     p99=$(awk '$1 == "99%" {print $2}' "$B/$1.wrk")
     non2xx=$(awk '/Non-2xx/ {print $5}' "$B/$1.wrk")
-    printf '%-34s %10s req/s   p50 %-9s p99 %-9s non-2xx %s\n' "$2" "$rps" \
-        "$(awk '$1 == "50%" {print $2}' "$B/$1.wrk")" "$p99" "${non2xx:-0}"
+    reqs=$(awk '/requests in/ {print $1}' "$B/$1.wrk")
+    # The shim's own CPU time (user + system) per request: independent of how busy the machine is.
+    cpu_us=$(awk -v t="$(($(cpu_ticks) - ticks0))" -v hz="$(getconf CLK_TCK)" -v n="${reqs:-1}" \
+        'BEGIN { printf "%.0f", t * 1e6 / hz / n }')
+    printf '%-34s %10s req/s   p50 %-9s p99 %-9s non-2xx %s   shim CPU %s us/req\n' "$2" "$rps" \
+        "$(awk '$1 == "50%" {print $2}' "$B/$1.wrk")" "$p99" "${non2xx:-0}" "$cpu_us"
+    if [[ -n "$stat_pid" ]]; then
+        wait "$stat_pid" || true
+        # perf counts over its own window (a little longer than wrk's): per request it is an
+        # upper bound, fine for comparing builds.
+        awk -F, -v n="${reqs:-1}" '$3 ~ /sys_enter/ { sub(/.*:/, "", $3); printf "    %-22s %8.2f per request\n", $3, $1 / n }' "$B/$1.stat"
+    fi
     echo "$rps $p99" >"$B/$1.res"
     if [[ -n "${PERF_PID:-}" ]]; then
         wait "$PERF_PID" || true
