@@ -6,6 +6,7 @@
  *   /api/v1/[namespaces/NS/]RESOURCE[/NAME[/SUB]]
  *   /apis/GROUP/VERSION/[namespaces/NS/]RESOURCE[/NAME[/SUB]]
  * resolved against the store's types under the read lock. */
+#include "kl_rbac.h"
 #include "kl_req.h"
 
 #include "cm_buf.h"
@@ -741,6 +742,48 @@ static void method_not_allowed(struct kl_rq *rq) {
     kl_err_done(&err);
 }
 
+/* The RBAC verb of a resource request, or NULL for a method no verb stands for. */
+static const char *rbac_verb(const struct kl_rq *rq, int watch) {
+    const char *m = rq->req->method;
+    if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0)
+        return watch ? "watch" : rq->name ? "get" : "list";
+    if (strcmp(m, "POST") == 0)
+        return "create";
+    if (strcmp(m, "PUT") == 0)
+        return "update";
+    if (strcmp(m, "PATCH") == 0)
+        return "patch";
+    if (strcmp(m, "DELETE") == 0)
+        return rq->name ? "delete" : "deletecollection";
+    return NULL;
+}
+
+/* Answers 403 (the real server's Status and wording) and returns 0 when RBAC denies. */
+static int authorized(struct kl_rq *rq, int watch) {
+    const char *verb = rbac_verb(rq, watch);
+    if (!verb)
+        return 1; /* answered 405 later */
+    struct kl_rbac_attrs a = {.user = rq->user->name, .groups = rq->user->groups, .verb = verb,
+                              .resource_request = 1, .group = rq->group,
+                              .resource = rq->resource, .sub = rq->sub, .ns = rq->ns,
+                              .name = rq->name};
+    if (kl_rbac_allowed(&rq->srv->store, &a, NULL, 0))
+        return 1;
+    char why[1024], q[300];
+    struct kl_err err = {0};
+    kl_rtype_qualified(rq->rt, q, sizeof q);
+    kl_rbac_denial(&a, why, sizeof why);
+    if (rq->name)
+        kl_err_set(&err, 403, "Forbidden", kl_err_details(rq->rt, rq->name),
+                   "%s \"%s\" is forbidden: %s", q, rq->name, why);
+    else
+        kl_err_set(&err, 403, "Forbidden", kl_err_details(rq->rt, NULL), "%s is forbidden: %s", q,
+                   why);
+    kl_send_err(rq->conn, &err);
+    kl_err_done(&err);
+    return 0;
+}
+
 static void handle_resource(struct kl_rq *rq, char **seg, size_t n) {
     /* seg: [namespaces, NS,] RESOURCE [, NAME [, SUB]] ; a leading "watch" is the old form */
     int legacy_watch = 0;
@@ -785,6 +828,8 @@ static void handle_resource(struct kl_rq *rq, char **seg, size_t n) {
             return;
         }
     }
+    if (!authorized(rq, legacy_watch || param_true(rq->req, "watch")))
+        return;
     rq->table = accepts_table(rq->req);
     const char *dr = kl_http_req_param(rq->req, "dryRun");
     rq->dry_run = dr && strcmp(dr, "All") == 0;

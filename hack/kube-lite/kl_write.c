@@ -5,6 +5,7 @@
  *
  * Every write runs under the store's write lock from reading the current object to storing the
  * new one, so checks and the write are atomic; fsync and the answer happen after unlocking. */
+#include "kl_rbac.h"
 #include "kl_req.h"
 
 #include "cm_buf.h"
@@ -1537,10 +1538,44 @@ void kl_write_review(struct kl_rq *rq) {
         status = json_pack("{s:o}", "userInfo", user_info(rq->user));
         break;
     case KL_KIND_SSAR:
-    default:
-        status = json_pack("{s:b,s:s}", "allowed", 1, "reason",
-                           "kube-lite allows every authenticated request (RBAC is not enforced)");
+    default: {
+        /* selfsubjectaccessreviews ask about the caller, subjectaccessreviews about spec.user
+         * and spec.groups. */
+        int self = strncmp(rq->resource, "self", 4) == 0;
+        json_t *ra = cm_json_get(doc, "spec.resourceAttributes");
+        json_t *nra = cm_json_get(doc, "spec.nonResourceAttributes");
+        json_t *groups = self ? rq->user->groups : cm_json_get(doc, "spec.groups");
+        json_t *none = json_array();
+        struct kl_rbac_attrs a = {
+            .user = self ? rq->user->name : cm_json_get_str(doc, "spec.user"),
+            .groups = groups ? groups : none,
+            .resource_request = ra != NULL,
+            .verb = cm_json_get_str(ra ? ra : nra, "verb"),
+            .group = cm_json_get_str(ra, "group"),
+            .resource = cm_json_get_str(ra, "resource"),
+            .sub = cm_json_get_str(ra, "subresource"),
+            .ns = cm_json_get_str(ra, "namespace"),
+            .name = cm_json_get_str(ra, "name"),
+            .path = cm_json_get_str(nra, "path"),
+        };
+        char why[1024] = "";
+        if (!a.user)
+            a.user = "";
+        if (!a.verb)
+            a.verb = "";
+        if (!a.group)
+            a.group = "";
+        if (!a.resource)
+            a.resource = "";
+        if (!a.path)
+            a.path = "";
+        if ((ra || nra) && kl_rbac_allowed(&rq->srv->store, &a, why, sizeof why))
+            status = json_pack("{s:b,s:s}", "allowed", 1, "reason", why);
+        else
+            status = json_pack("{s:b}", "allowed", 0);
+        json_decref(none);
         break;
+    }
     }
     json_object_set_new(doc, "status", status);
     kl_send_json(rq->conn, 201, doc);

@@ -30,7 +30,7 @@ kt_eq "anonymous /readyz (public info, as the real defaults)" "$code" 200
 code=$(curl -sS --cacert "$KL_CA" -o /dev/null -w '%{http_code}' "$KL_URL/apis")
 kt_eq "anonymous discovery is 401" "$code" 401
 code=$(curl -sS --cacert "$KL_CA" -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer tok-shim-456' "$KL_URL/api/v1/namespaces")
-kt_eq "second token works" "$code" 200
+kt_eq "second token authenticates (403, not 401: RBAC grants it nothing)" "$code" 403
 review() {
     kl_curl /apis/authentication.k8s.io/v1/tokenreviews -X POST -H 'Content-Type: application/json' \
         --data-binary "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"TokenReview\",\"spec\":{\"token\":\"$1\"}}"
