@@ -48,6 +48,13 @@
 #define TASK_WAIT_MS 30000
 #define RETRY_MS 1000
 #define POOL_FULL_RETRY_MS 250
+/* Status changes in host messages only are written at most this often (see commit()). */
+#define MESSAGE_WRITE_MS 1000
+/* The least time polls after a delivered reboot only probe, waiting to see the host down. */
+#define DOWN_WAIT_MIN_MS 1000
+/* A boot id read ahead of the host's turn is used only while younger than this (see
+ * read_ahead()). */
+#define READ_AHEAD_MAX_AGE_MS 10000
 /* Boot id reads (the first contact of a host's sequence) tried before the host fails. */
 #define BOOTID_ATTEMPTS 3
 /* Rounds of (work, write) per pass: enough for a host to go through its quick steps
@@ -75,11 +82,17 @@ struct hmem {
     struct sshc_facts facts;
     bool have_facts;
     int64_t last_poll_ms;      /* monotonic, last POLL started */
+    int64_t sent_ms;           /* monotonic, when the reboot was found delivered */
+    bool seen_down;            /* a POLL found the host unreachable since sent_ms */
     enum annot_state annot;
     bool reserved;             /* Pending, being started (boot id read in flight) */
     char drain_tag[TAG_MAX];   /* the Draining step a DrainBlocked Event was sent for */
     size_t drain_blocked;
     unsigned bootid_failures;  /* consecutive failed boot id reads before the command */
+    bool read_ahead;           /* a BOOTID task or result for it was started ahead of its turn */
+    bool read_ahead_started;   /* one was (each host is read ahead at most once) */
+    int64_t written_ms;        /* the Operation's own entry (key "ns/op|"): monotonic time of
+                                  its latest status write */
 };
 
 struct op_ctl {
@@ -443,6 +456,17 @@ static int commit(struct pass *p) {
         events_flush(p, true);
         return 0;
     }
+    struct hmem *om = hmem_get(p->oc, p->prefix);
+    if (cur && om && om->written_ms > 0 && cm_time_mono_ms() - om->written_ms < MESSAGE_WRITE_MS &&
+        op_plan_status_messages_only(cur, p->st)) {
+        /* Only hosts' messages changed, and status was written a moment ago: a host's message
+         * is its latest word, not a record anything resumes from, so it waits for the next
+         * write (a step change, or this message still current MESSAGE_WRITE_MS from now). A
+         * write costs the Operation's worker a round trip that other hosts' progress waits
+         * behind. */
+        events_flush(p, true);
+        return 0;
+    }
     json_t *copy = json_deep_copy(p->op);
     if (!copy)
         return -ENOMEM;
@@ -450,9 +474,16 @@ static int commit(struct pass *p) {
     struct kube_error err;
     kube_error_init(&err);
     json_t *ret = NULL;
+    int64_t t0 = cm_time_mono_ms();
     int r = kube_update(p->env->client, &RC_RES_OPERATIONS, p->ns, p->name, "status", copy, NULL,
                         &ret, &err);
     json_decref(copy);
+    if (cm_log_enabled(CM_LOG_DEBUG)) {
+        char d[24];
+        snprintf(d, sizeof d, "%lld", (long long)(cm_time_mono_ms() - t0));
+        cm_log_kv(CM_LOG_DEBUG, "operation status written", "namespace", p->ns, "name", p->name,
+                  "duration_ms", d, NULL);
+    }
     if (r == -ESTALE) {
         /* Someone edited the spec meanwhile: status is ours alone, put it on the fresh copy. */
         kube_error_done(&err);
@@ -464,6 +495,8 @@ static int commit(struct pass *p) {
         json_decref(p->op);
         p->op = ret;
         memo_put(p->oc, p->key, ret);
+        if (om)
+            om->written_ms = cm_time_mono_ms();
         events_flush(p, true);
     } else {
         json_decref(ret);
@@ -808,7 +841,10 @@ static bool take(struct pass *p, struct hctx *h, enum op_task_kind kind,
  * boot id now, and record it with the move (bootIDBefore). */
 static void pre_command(struct pass *p, struct hctx *h) {
     struct op_task_result res;
-    if (take(p, h, OP_TASK_BOOTID, &res)) {
+    bool ahead = h->mem->read_ahead;
+    if (take(p, h, OP_TASK_BOOTID, &res) &&
+        !(ahead && (res.err != 0 || cm_time_mono_ms() - res.done_ms > READ_AHEAD_MAX_AGE_MS))) {
+        h->mem->read_ahead = false;
         if (res.err == 0) {
             enum op_step next = h->f.reboot_only ? OP_STEP_REBOOTING : OP_STEP_EXECUTING;
             h->mem->reserved = false;
@@ -838,12 +874,44 @@ static void pre_command(struct pass *p, struct hctx *h) {
         op_task_result_done(&res);
         return;
     }
+    if (ahead && !op_tasks_busy(p->oc->tasks, h->key)) {
+        /* A read ahead that failed or grew old (it is no failure of the host's sequence, which
+         * starts now): read it again. */
+        op_task_result_done(&res);
+        h->mem->read_ahead = false;
+    }
     if (op_tasks_busy(p->oc->tasks, h->key)) {
+        op_tasks_promote(p->oc->tasks, h->key); /* a read ahead still queued is needed now */
         wait_at_most(p, TASK_WAIT_MS);
         return;
     }
     struct op_task_spec ts = {.kind = OP_TASK_BOOTID};
     start_task(p, h, &ts);
+}
+
+/* Reads ahead the boot ids of the next hosts to start (up to a window of them), in the
+ * background, and keeps their sessions: when its turn comes, a host that is not drained goes
+ * to Rebooting (or Executing) in the same round as it is chosen, and its reboot goes over the
+ * session already open, instead of first waiting for a handshake and a command. A read older
+ * than READ_AHEAD_MAX_AGE_MS at the host's turn is done again; each host is read ahead once. */
+static void read_ahead(struct pass *p, size_t window) {
+    size_t seen = 0;
+    for (size_t i = 0; i < p->n && seen < window; i++) {
+        struct hctx *h = &p->h[i];
+        if (step_of(h->entry) != OP_STEP_PENDING || !h->mem || h->mem->reserved)
+            continue;
+        seen++;
+        if (h->gone || !h->host || h->f.drain || h->mem->read_ahead_started)
+            continue;
+        if (p->spec.type == OP_TYPE_DEPLOY && json_is_false(cm_json_get(h->host, "status.atomic")))
+            continue;
+        if (op_tasks_busy(p->oc->tasks, h->key))
+            continue;
+        h->mem->read_ahead_started = true;
+        h->mem->read_ahead = true;
+        struct op_task_spec ts = {.kind = OP_TASK_BOOTID, .background = true};
+        start_task(p, h, &ts);
+    }
 }
 
 static void do_cordon(struct pass *p, struct hctx *h) {
@@ -969,6 +1037,13 @@ static void do_execute(struct pass *p, struct hctx *h) {
     start_task(p, h, &ts);
 }
 
+static void do_verify(struct pass *p, struct hctx *h);
+
+/* How long after a delivered reboot polls only probe until the host was seen down. */
+static int64_t down_wait_ms(const struct op_ctl *oc) {
+    return oc->poll_ms * 5 > DOWN_WAIT_MIN_MS ? oc->poll_ms * 5 : DOWN_WAIT_MIN_MS;
+}
+
 static void do_reboot(struct pass *p, struct hctx *h) {
     struct hmem *m = h->mem;
     char tag[TAG_MAX];
@@ -986,6 +1061,8 @@ static void do_reboot(struct pass *p, struct hctx *h) {
             snprintf(m->reboot_tag, sizeof m->reboot_tag, "%s", tag);
             m->sent = OP_REBOOT_SENT;
             m->last_poll_ms = mono;
+            m->sent_ms = mono;
+            m->seen_down = false;
             set_host_message(h, "reboot requested (profile %s); waiting for a new boot id",
                              res.profile);
             wait_at_most(p, p->oc->poll_ms);
@@ -1015,6 +1092,8 @@ static void do_reboot(struct pass *p, struct hctx *h) {
             op_task_result_done(&res);
             return;
         }
+        if (res.unreachable)
+            m->seen_down = true;
         int64_t since = ts_ms(h->entry, "stepStartedAt");
         struct op_reboot_in in = {
             .boot_before = before,
@@ -1036,6 +1115,10 @@ static void do_reboot(struct pass *p, struct hctx *h) {
             m->have_facts = res.have_facts;
             res.have_facts = false;
             tag_of(p, h, m->facts_tag, sizeof m->facts_tag);
+            /* Verifying's work needs nothing but the facts just gathered (recording them on
+             * the Host is an API write, safe to repeat if this round's status write is lost):
+             * do it now rather than after one more status write. */
+            do_verify(p, h);
             break;
         }
         case OP_REBOOT_SEND:
@@ -1080,7 +1163,14 @@ static void do_reboot(struct pass *p, struct hctx *h) {
         start_task(p, h, &ts);
         return;
     }
-    struct op_task_spec ts = {.kind = OP_TASK_POLL};
+    /* A delivered reboot takes the host down shortly: until a probe has seen it down, a probe
+     * that connects is not followed by a handshake (it would race the shutdown, and load the
+     * host while it goes down). Bounded, for a reboot faster than the poll interval. */
+    struct op_task_spec ts = {
+        .kind = OP_TASK_POLL,
+        .until_down = sent == OP_REBOOT_SENT && !m->seen_down &&
+                      mono - m->sent_ms < down_wait_ms(p->oc),
+    };
     start_task(p, h, &ts);
 }
 
@@ -1585,6 +1675,9 @@ static struct rc_result run_rounds(struct pass *p) {
         for (size_t i = 0; i < plan.n_start; i++)
             begin(p, &p->h[start[i]]);
         free(start);
+        if (!p->no_start && !plan.cancel && !plan.skip_pending &&
+            plan.phase == OP_PHASE_INPROCESS)
+            read_ahead(p, plan.window);
         apply_phase(p, &plan);
         int r = commit(p);
         if (r < 0)

@@ -14,6 +14,14 @@
  *      before its side effect, and the writes are batched across hosts.
  *   4. Waiting (a reboot, a drain held back by a PodDisruptionBudget, a node not Ready yet, a
  *      task in flight) returns a requeue; a finished task enqueues the Operation at once.
+ * What keeps a rolling restart close to (reboot time x waves): the window slides (a host that
+ * ends frees its place in the same round); the boot ids of the next window of hosts that are
+ * not drained are read ahead in the background (op_task background tasks) over sessions kept
+ * for their reboot, so a chosen host goes to Rebooting in the round that chooses it; after a
+ * delivered reboot, polls only probe TCP until the host was seen down; the poll that finds the
+ * new boot id also gathers the facts, and Verifying's work (recording them on the Host, an API
+ * write safe to repeat) is done in that same round; status changes in host messages alone are
+ * written at most once a second (steps, boot ids and times are always written at once).
  * While a host is worked on it carries the annotation commissaire.io/operation=<name>, so the
  * Host reconciler leaves its reboots to the operation. The Host's facts (boot id, version, ...)
  * are refreshed by the Verifying step. Cancel and deletion (finalizer

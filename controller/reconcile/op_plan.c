@@ -168,3 +168,37 @@ enum op_reboot_verdict op_plan_reboot(const struct op_reboot_in *in) {
     default: return in->step_age_ms >= in->grace_ms ? OP_REBOOT_SEND : OP_REBOOT_WAIT;
     }
 }
+
+/* Whether objects a and b are equal but for the member skip (NULL: none). */
+static bool equal_but(const json_t *a, const json_t *b, const char *skip) {
+    if (!json_is_object(a) || !json_is_object(b))
+        return false;
+    const char *k;
+    json_t *v;
+    size_t na = 0, nb = 0;
+    json_object_foreach((json_t *)a, k, v) {
+        if (skip && !strcmp(k, skip))
+            continue;
+        na++;
+        if (!json_equal(v, json_object_get(b, k)))
+            return false;
+    }
+    json_object_foreach((json_t *)b, k, v) {
+        if (!skip || strcmp(k, skip))
+            nb++;
+    }
+    return na == nb;
+}
+
+bool op_plan_status_messages_only(const json_t *a, const json_t *b) {
+    if (!json_is_object(a) || !json_is_object(b) || json_equal(a, b))
+        return false;
+    const json_t *ha = json_object_get(a, "hosts"), *hb = json_object_get(b, "hosts");
+    if (!json_is_array(ha) || !json_is_array(hb) || json_array_size(ha) != json_array_size(hb) ||
+        !equal_but(a, b, "hosts"))
+        return false;
+    for (size_t i = 0; i < json_array_size(ha); i++)
+        if (!equal_but(json_array_get(ha, i), json_array_get(hb, i), "message"))
+            return false;
+    return true;
+}

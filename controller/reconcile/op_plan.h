@@ -26,6 +26,7 @@
 #ifndef OP_PLAN_H
 #define OP_PLAN_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -147,5 +148,12 @@ struct op_reboot_in {
  * just before the restart may not have taken the host down yet, and sending it again could
  * reboot the host twice. */
 enum op_reboot_verdict op_plan_reboot(const struct op_reboot_in *in);
+
+/* ---- status writes ---- */
+
+/* True when the Operation statuses a and b (borrowed) differ, and only in the `message` of
+ * entries of hosts[] (same keys otherwise, same hosts in the same order). The reconciler
+ * coalesces such writes: a host's message is its latest word, not a record to resume from. */
+bool op_plan_status_messages_only(const json_t *a, const json_t *b);
 
 #endif

@@ -5,6 +5,7 @@
 #include "op_task.h"
 
 #include "cm_json.h"
+#include "cm_log.h"
 #include "cm_time.h"
 #include "host_ssh.h"
 #include "hostos.h"
@@ -51,6 +52,8 @@ struct entry {
     json_t *host;
     int64_t timeout_ms;
     enum entry_state state;
+    bool until_down;
+    bool background;
     bool forgotten; /* forgotten while running: drop the result when it arrives */
     struct op_task_result res;
 };
@@ -64,6 +67,8 @@ struct op_tasks {
     bool stop;
     struct entry *table;
     struct entry *fifo_head, *fifo_tail;
+    struct entry *bg_head, *bg_tail; /* background tasks: run when the FIFO is empty */
+    unsigned bg_running, bg_max;
     pthread_t *threads;
     unsigned n_threads;
 };
@@ -193,7 +198,9 @@ static bool fatal_reason(const char *reason) {
 static int task_connect(const struct rc_env *env, const json_t *host, struct sshc_session **ret,
                         struct op_task_result *r) {
     struct host_ssh_failure f;
+    int64_t t0 = cm_time_mono_ms();
     int e = host_ssh_connect(env, host, ret, &f);
+    r->connect_ms = cm_time_mono_ms() - t0;
     if (e == 0)
         return 0;
     r->err = e;
@@ -393,14 +400,24 @@ out:
 static void run_poll(const struct rc_env *env, struct entry *t, struct op_task_result *r) {
     const char *addr = cm_json_get_str(t->host, "spec.address");
     int64_t port = cm_json_get_int(t->host, "spec.port", 22);
+    r->probe_ms = cm_time_mono_ms(); /* the probe's start; its duration once it answered */
     int to = env->ssh_connect_timeout_ms > 0 && env->ssh_connect_timeout_ms < PROBE_TIMEOUT_MS
                  ? env->ssh_connect_timeout_ms
                  : PROBE_TIMEOUT_MS;
     if (!tcp_probe(addr, (int)port, to)) {
+        r->probe_ms = cm_time_mono_ms() - r->probe_ms;
         r->err = -EHOSTDOWN;
         r->reason = "NotReachable";
         r->unreachable = true;
         res_msg(r, "%s:%lld does not accept connections", addr ? addr : "", (long long)port);
+        return;
+    }
+    r->probe_ms = cm_time_mono_ms() - r->probe_ms;
+    if (t->until_down) {
+        r->err = -EINPROGRESS;
+        r->reason = "StillUp";
+        res_msg(r, "%s:%lld still accepts connections: the reboot has not taken it down yet",
+                addr ? addr : "", (long long)port);
         return;
     }
     struct sshc_session *s = NULL;
@@ -426,14 +443,22 @@ static void *pool_main(void *arg) {
     struct op_tasks *t = arg;
     pthread_mutex_lock(&t->lock);
     for (;;) {
-        while (!t->stop && !t->fifo_head)
+        while (!t->stop && !t->fifo_head && !(t->bg_head && t->bg_running < t->bg_max))
             pthread_cond_wait(&t->cond, &t->lock);
         if (t->stop)
             break;
-        struct entry *e = t->fifo_head;
-        t->fifo_head = e->next_fifo;
-        if (!t->fifo_head)
-            t->fifo_tail = NULL;
+        struct entry *e;
+        if (t->fifo_head) {
+            e = t->fifo_head;
+            t->fifo_head = e->next_fifo;
+            if (!t->fifo_head)
+                t->fifo_tail = NULL;
+        } else {
+            e = t->bg_head;
+            t->bg_head = e->next_fifo;
+            if (!t->bg_head)
+                t->bg_tail = NULL;
+        }
         if (e->forgotten) {
             /* Forgotten before it ran (canceled operation, host gone): it must not run. */
             for (struct entry **pe = &t->table; *pe; pe = &(*pe)->next)
@@ -445,6 +470,8 @@ static void *pool_main(void *arg) {
             continue;
         }
         e->state = E_RUNNING;
+        if (e->background)
+            t->bg_running++;
         pthread_mutex_unlock(&t->lock);
 
         struct op_task_result r = {.kind = e->kind};
@@ -456,10 +483,22 @@ static void *pool_main(void *arg) {
         case OP_TASK_POLL: run_poll(t->env, e, &r); break;
         default: r.err = -EINVAL; break;
         }
-        r.duration_ms = cm_time_mono_ms() - t0;
+        r.done_ms = cm_time_mono_ms();
+        r.duration_ms = r.done_ms - t0;
+        if (cm_log_enabled(CM_LOG_DEBUG)) {
+            char d[3][24];
+            snprintf(d[0], sizeof d[0], "%lld", (long long)r.duration_ms);
+            snprintf(d[1], sizeof d[1], "%lld", (long long)r.probe_ms);
+            snprintf(d[2], sizeof d[2], "%lld", (long long)r.connect_ms);
+            cm_log_kv(CM_LOG_DEBUG, "operation task done", "key", e->key, "kind",
+                      op_task_kind_name(e->kind), "duration_ms", d[0], "probe_ms", d[1],
+                      "connect_ms", d[2], "reason", r.err < 0 && r.reason ? r.reason : "", NULL);
+        }
         char *op_key = strdup(e->op_key);
 
         pthread_mutex_lock(&t->lock);
+        if (e->background && t->bg_running-- == t->bg_max && t->bg_head)
+            pthread_cond_signal(&t->cond); /* a background slot is free again */
         e->res = r;
         e->state = E_DONE;
         if (e->forgotten) {
@@ -492,6 +531,7 @@ int op_tasks_new(const struct rc_env *env, unsigned threads, op_tasks_done_cb do
     pthread_mutex_init(&t->lock, NULL);
     pthread_cond_init(&t->cond, NULL);
     unsigned n = threads ? threads : 16;
+    t->bg_max = n / 2 ? n / 2 : 1;
     t->threads = calloc(n, sizeof *t->threads);
     if (!t->threads) {
         op_tasks_free(t);
@@ -561,6 +601,8 @@ int op_tasks_start(struct op_tasks *t, const char *key, const struct op_task_spe
     e->cmd = spec->cmd;
     e->host = json_incref((json_t *)spec->host);
     e->timeout_ms = spec->timeout_ms;
+    e->until_down = spec->until_down;
+    e->background = spec->background;
     pthread_mutex_lock(&t->lock);
     int r = 0;
     struct entry *have = find(t, key);
@@ -572,17 +614,44 @@ int op_tasks_start(struct op_tasks *t, const char *key, const struct op_task_spe
         e->state = E_QUEUED;
         e->next = t->table;
         t->table = e;
-        if (t->fifo_tail)
-            t->fifo_tail->next_fifo = e;
+        struct entry **head = e->background ? &t->bg_head : &t->fifo_head;
+        struct entry **tail = e->background ? &t->bg_tail : &t->fifo_tail;
+        if (*tail)
+            (*tail)->next_fifo = e;
         else
-            t->fifo_head = e;
-        t->fifo_tail = e;
+            *head = e;
+        *tail = e;
         pthread_cond_signal(&t->cond);
         e = NULL;
     }
     pthread_mutex_unlock(&t->lock);
     entry_free(e);
     return r;
+}
+
+void op_tasks_promote(struct op_tasks *t, const char *key) {
+    pthread_mutex_lock(&t->lock);
+    struct entry *prev = NULL;
+    for (struct entry *e = t->bg_head; e; prev = e, e = e->next_fifo) {
+        if (e->forgotten || strcmp(e->key, key))
+            continue;
+        if (prev)
+            prev->next_fifo = e->next_fifo;
+        else
+            t->bg_head = e->next_fifo;
+        if (t->bg_tail == e)
+            t->bg_tail = prev;
+        e->next_fifo = NULL;
+        e->background = false;
+        if (t->fifo_tail)
+            t->fifo_tail->next_fifo = e;
+        else
+            t->fifo_head = e;
+        t->fifo_tail = e;
+        pthread_cond_signal(&t->cond);
+        break;
+    }
+    pthread_mutex_unlock(&t->lock);
 }
 
 bool op_tasks_busy(struct op_tasks *t, const char *key) {

@@ -55,6 +55,13 @@ struct op_task_spec {
     int64_t timeout_ms;      /* EXEC/REBOOT command timeout; 0: the environment's */
     const char *tag;         /* copied; see above */
     const char *op_key;      /* "ns/name" of the Operation, given to done_cb (copied) */
+    bool until_down;         /* POLL: the reboot was just delivered and the host not yet seen
+                                down: a probe that connects ends the task (err -EINPROGRESS,
+                                reason "StillUp") instead of an SSH handshake with a host that
+                                is going down */
+    bool background;         /* work done ahead of its need (a boot id read before the host's
+                                turn): runs only when no other task waits, on at most half of
+                                the threads, so it never delays a host in flight */
 };
 
 struct op_task_result {
@@ -72,6 +79,9 @@ struct op_task_result {
     struct sshc_facts facts; /* POLL; freed by op_task_result_done() */
     char profile[64];     /* EXEC/REBOOT: the OS profile used */
     int64_t duration_ms;
+    int64_t done_ms;      /* monotonic time the task ended (how old the result is) */
+    int64_t probe_ms;     /* POLL: the TCP probe's time */
+    int64_t connect_ms;   /* the SSH connect's time (0 when none was tried) */
 };
 void op_task_result_done(struct op_task_result *r);
 
@@ -88,6 +98,9 @@ void op_tasks_free(struct op_tasks *t);
 /* Starts a task under key. Returns 0 (queued), -EBUSY (a task for key is queued or running),
  * -EALREADY (a finished result for key waits to be taken), -ESHUTDOWN, -ENOMEM. */
 int op_tasks_start(struct op_tasks *t, const char *key, const struct op_task_spec *spec);
+/* A background task for key still queued becomes an ordinary one (its result is needed now).
+ * No-op otherwise. */
+void op_tasks_promote(struct op_tasks *t, const char *key);
 /* Whether a task for key is queued or running (true) — its result not yet stored. */
 bool op_tasks_busy(struct op_tasks *t, const char *key);
 /* Takes the stored result for key if it is of kind and carries tag: returns 1 and fills *ret

@@ -7,7 +7,8 @@
 #   BUILD_DIR holds hack/kube-lite/kube-lite and controller/commissaire-controller; use a
 #   Release build for meaningful CPU figures (default: build-op-rel, else build-op).
 #   Env: N, W, R (above), OS (farm OS, default atomic), POLL (controller --node-poll-interval, default 100ms), KUBE_LITE,
-#   CONTROLLER (binaries, overriding BUILD_DIR's).
+#   CONTROLLER (binaries, overriding BUILD_DIR's), LOG_LEVEL (the controller's, default info), KEEP (a directory: the controller log, the
+#   farm reboot log and the Operation's JSON are copied there, for a timeline).
 # Needs root (the farm). Starts kube-lite, the farm and the controller, and stops them all.
 #
 # What is measured:
@@ -45,7 +46,7 @@ op_log "starting $N farm hosts"
 op_farm "$N" "${OS:-atomic}" --reboot-seconds "$R"
 op_secret
 op_cluster bench
-op_controller --node-poll-interval "$POLL" --workers 32 --max-ssh-sessions 64 --log-level info \
+op_controller --node-poll-interval "$POLL" --workers 32 --max-ssh-sessions 64 --log-level "${LOG_LEVEL:-info}" \
     --qps 2000 --burst 4000 --ssh-connect-timeout 30s --host-check-interval 10m
 op_hosts bench "${FARM_ADDRS[@]}"
 op_log "waiting for $N hosts to be configured (host lifecycle, not measured)"
@@ -93,6 +94,12 @@ printf '  controller CPU                 %6.2f s total, %.1f ms per host\n' "$(b
 printf '  max hosts down at once         %d (limit %d)\n' "$maxdown" "$W"
 printf '  reboots                        %d (hosts not rebooted exactly once: %d)\n' "$reboots" "$bad"
 printf '  load average                   %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
+if [[ -n "${KEEP:-}" ]]; then
+    mkdir -p "$KEEP"
+    cp "$FARM_DIR/reboot.log" "$KEEP/reboot.log"
+    printf '%s\n' "$j" >"$KEEP/operation.json"
+    cp "$OP_LOG" "$KEEP/controller.log"
+fi
 ((maxdown <= W)) || op_fail "more than $W hosts down at once"
 ((bad == 0)) || op_fail "$bad hosts were not rebooted exactly once"
 op_stop_controller

@@ -329,6 +329,48 @@ static void test_reboot_verdict(void **state) {
     assert_int_equal(op_plan_reboot(&in), OP_REBOOT_SEND);
 }
 
+/* Writes that change only hosts' messages are recognised (and coalesced by the reconciler);
+ * any other difference is not. */
+static void test_messages_only(void **state) {
+    (void)state;
+    json_t *a = json_loads("{\"phase\":\"InProcess\",\"total\":2,\"hosts\":["
+                           "{\"name\":\"h1\",\"step\":\"Rebooting\",\"message\":\"m1\"},"
+                           "{\"name\":\"h2\",\"step\":\"Pending\"}]}",
+                           0, NULL);
+    assert_non_null(a);
+    json_t *b = json_deep_copy(a);
+    assert_false(op_plan_status_messages_only(a, b)); /* equal: nothing to write at all */
+    json_t *h1 = json_array_get(json_object_get(b, "hosts"), 0);
+    json_object_set_new(h1, "message", json_string("m2"));
+    assert_true(op_plan_status_messages_only(a, b));
+    /* A message appearing on a host that had none is still a message. */
+    json_object_set_new(json_array_get(json_object_get(b, "hosts"), 1), "message",
+                        json_string("x"));
+    assert_true(op_plan_status_messages_only(a, b));
+    /* A step change is not. */
+    json_object_set_new(h1, "step", json_string("Verifying"));
+    assert_false(op_plan_status_messages_only(a, b));
+    json_object_set_new(h1, "step", json_string("Rebooting"));
+    assert_true(op_plan_status_messages_only(a, b));
+    /* Nor a new member of a host entry, nor an operation-level change. */
+    json_object_set_new(h1, "bootIDBefore", json_string("b"));
+    assert_false(op_plan_status_messages_only(a, b));
+    json_object_del(h1, "bootIDBefore");
+    json_object_set_new(b, "total", json_integer(3));
+    assert_false(op_plan_status_messages_only(a, b));
+    json_object_set_new(b, "total", json_integer(2));
+    json_object_set_new(b, "message", json_string("op message"));
+    assert_false(op_plan_status_messages_only(a, b));
+    json_object_del(b, "message");
+    assert_true(op_plan_status_messages_only(a, b));
+    /* Hosts added or removed. */
+    json_array_append_new(json_object_get(b, "hosts"), json_pack("{s:s}", "name", "h3"));
+    assert_false(op_plan_status_messages_only(a, b));
+    assert_false(op_plan_status_messages_only(NULL, b));
+    json_decref(a);
+    json_decref(b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_names),
@@ -341,6 +383,7 @@ int main(void) {
         cmocka_unit_test(test_step_sequence),
         cmocka_unit_test(test_queue),
         cmocka_unit_test(test_reboot_verdict),
+        cmocka_unit_test(test_messages_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

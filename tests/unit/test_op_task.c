@@ -177,11 +177,131 @@ static void test_pool_results(void **state) {
     json_decref(host);
 }
 
+static int listening_port(int *ret_fd) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t l = sizeof a;
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(fd, 8), 0); /* the kernel completes handshakes; nobody speaks */
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &l), 0);
+    *ret_fd = fd;
+    return ntohs(a.sin_port);
+}
+
+/* A POLL right after a delivered reboot (until_down) only probes: a host still accepting
+ * connections is reported StillUp, with no handshake; one that refuses is unreachable. */
+static void test_poll_until_down(void **state) {
+    (void)state;
+    struct rc_env env = {.ssh_connect_timeout_ms = 500};
+    struct done_rec d = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, ""};
+    struct op_tasks *t = NULL;
+    assert_int_equal(op_tasks_new(&env, 2, done_cb, &d, &t), 0);
+    int lfd;
+    json_t *up = json_pack("{s:{s:s,s:i}}", "spec", "address", "127.0.0.1", "port",
+                           listening_port(&lfd));
+    json_t *down = json_pack("{s:{s:s,s:i}}", "spec", "address", "127.0.0.1", "port",
+                             closed_port());
+    struct op_task_spec ts = {.kind = OP_TASK_POLL, .host = up, .tag = "t", .op_key = "ns/op",
+                              .until_down = true};
+    assert_int_equal(op_tasks_start(t, "ns/op|up", &ts), 0);
+    ts.host = down;
+    assert_int_equal(op_tasks_start(t, "ns/op|down", &ts), 0);
+    wait_calls(&d, 2);
+    struct op_task_result res;
+    assert_int_equal(op_tasks_take(t, "ns/op|up", OP_TASK_POLL, "t", &res), 1);
+    assert_int_equal(res.err, -EINPROGRESS);
+    assert_string_equal(res.reason, "StillUp");
+    assert_false(res.unreachable);
+    assert_false(res.have_facts);
+    assert_int_equal(res.connect_ms, 0); /* no SSH connect was tried */
+    assert_true(res.done_ms > 0);
+    op_task_result_done(&res);
+    assert_int_equal(op_tasks_take(t, "ns/op|down", OP_TASK_POLL, "t", &res), 1);
+    assert_string_equal(res.reason, "NotReachable");
+    assert_true(res.unreachable);
+    op_task_result_done(&res);
+    op_tasks_free(t);
+    close(lfd);
+    json_decref(up);
+    json_decref(down);
+}
+
+/* Records the order tasks end in; the first end holds its (only) pool thread until released,
+ * so the tasks queued meanwhile are all waiting when the thread chooses the next one. */
+struct order_rec {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int calls;
+    bool release;
+    char keys[8][32];
+};
+
+static void order_cb(const char *op_key, void *userdata) {
+    struct order_rec *o = userdata;
+    pthread_mutex_lock(&o->lock);
+    if (o->calls < 8)
+        snprintf(o->keys[o->calls], sizeof o->keys[0], "%s", op_key);
+    o->calls++;
+    pthread_cond_broadcast(&o->cond);
+    while (o->calls == 1 && !o->release)
+        pthread_cond_wait(&o->cond, &o->lock);
+    pthread_mutex_unlock(&o->lock);
+}
+
+/* Background tasks (reads ahead) run only when no ordinary task waits; a promoted one becomes
+ * ordinary, in FIFO order. */
+static void test_background_order(void **state) {
+    (void)state;
+    struct rc_env env = {.ssh_connect_timeout_ms = 500};
+    struct order_rec o = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, false, {""}};
+    struct op_tasks *t = NULL;
+    assert_int_equal(op_tasks_new(&env, 1, order_cb, &o, &t), 0);
+    json_t *host = json_pack("{s:{s:s,s:i}}", "spec", "address", "127.0.0.1", "port",
+                             closed_port());
+    struct op_task_spec ts = {.kind = OP_TASK_POLL, .host = host, .tag = "t"};
+    ts.op_key = "X";
+    assert_int_equal(op_tasks_start(t, "k|X", &ts), 0);
+    pthread_mutex_lock(&o.lock);
+    while (o.calls < 1)
+        pthread_cond_wait(&o.cond, &o.lock);
+    pthread_mutex_unlock(&o.lock);
+    /* The only thread is held in X's callback: queue background A and C, ordinary B. */
+    ts.background = true;
+    ts.op_key = "A";
+    assert_int_equal(op_tasks_start(t, "k|A", &ts), 0);
+    ts.op_key = "C";
+    assert_int_equal(op_tasks_start(t, "k|C", &ts), 0);
+    ts.background = false;
+    ts.op_key = "B";
+    assert_int_equal(op_tasks_start(t, "k|B", &ts), 0);
+    op_tasks_promote(t, "k|C");
+    op_tasks_promote(t, "k|none"); /* unknown key: nothing happens */
+    assert_true(op_tasks_busy(t, "k|A"));
+    pthread_mutex_lock(&o.lock);
+    o.release = true;
+    pthread_cond_broadcast(&o.cond);
+    while (o.calls < 4)
+        pthread_cond_wait(&o.cond, &o.lock);
+    pthread_mutex_unlock(&o.lock);
+    assert_string_equal(o.keys[0], "X");
+    assert_string_equal(o.keys[1], "B");
+    assert_string_equal(o.keys[2], "C");
+    assert_string_equal(o.keys[3], "A");
+    struct op_task_result res;
+    assert_int_equal(op_tasks_take(t, "k|A", OP_TASK_POLL, "t", &res), 1);
+    assert_string_equal(res.reason, "NotReachable");
+    op_task_result_done(&res);
+    op_tasks_free(t);
+    json_decref(host);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_boot_id_valid),
         cmocka_unit_test(test_reboot_guard),
         cmocka_unit_test(test_pool_results),
+        cmocka_unit_test(test_poll_until_down),
+        cmocka_unit_test(test_background_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
