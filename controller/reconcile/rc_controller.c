@@ -1,6 +1,11 @@
-/* Workers wait on the queue with a short timeout instead of blocking forever, so that stopping
- * them (lost leadership) needs no queue shutdown: the queue and its timers survive a stop, and
- * the keys are still there when this replica leads again. */
+/* Workers live as long as the controller. Losing leadership does not end them: it clears
+ * `acting`, after which a worker takes no new key (one it was handed meanwhile goes back to the
+ * queue) and parks until the next term or shutdown. Stopping therefore never waits for the
+ * reconciles in flight (a bootstrap pass can run for minutes), so a replica that loses its Lease
+ * and wins it back a moment later carries on at once instead of draining first; the passes in
+ * flight see rc_controller_acting() turn false and end early at their next side effect. The
+ * queue and its timers survive a stop, and the keys are still there when this replica leads
+ * again. */
 #include "rc_controller.h"
 
 #include "cm_log.h"
@@ -26,8 +31,11 @@ struct rc_controller {
     char *kind;
     struct kube_workqueue *q;
     pthread_t *threads;
-    unsigned n_running;
-    atomic_bool run;
+    unsigned n_running;        /* threads created (they live until shutdown) */
+    atomic_bool run;           /* leading: take keys */
+    atomic_bool quit;          /* shutdown: exit */
+    pthread_mutex_t park_lock; /* parked workers wait on park for run or quit */
+    pthread_cond_t park;
     struct rc_metric *m_total, *m_errors, *m_duration, *m_depth, *m_retries;
 };
 
@@ -87,16 +95,33 @@ static void process(struct rc_controller *c, const char *key) {
     free(copy);
 }
 
+static void park(struct rc_controller *c) {
+    pthread_mutex_lock(&c->park_lock);
+    while (!atomic_load(&c->run) && !atomic_load(&c->quit))
+        pthread_cond_wait(&c->park, &c->park_lock);
+    pthread_mutex_unlock(&c->park_lock);
+}
+
 static void *worker_main(void *arg) {
     struct rc_controller *c = arg;
-    while (atomic_load(&c->run)) {
+    while (!atomic_load(&c->quit)) {
+        if (!atomic_load(&c->run)) {
+            park(c);
+            continue;
+        }
         char *key = NULL;
         int r = kube_workqueue_get_timeout(c->q, WORKER_POLL_MS, &key);
         if (r == -ETIMEDOUT)
             continue;
         if (r < 0)
             break;
-        process(c, key);
+        if (!atomic_load(&c->run)) {
+            /* Leadership ended while we waited: not ours to act on. Marked dirty while still
+             * ours, the key is queued again by done(). */
+            kube_workqueue_add(c->q, key);
+        } else {
+            process(c, key);
+        }
         kube_workqueue_done(c->q, key);
         free(key);
     }
@@ -132,6 +157,8 @@ int rc_controller_new(struct rc_manager *m, const struct rc_controller_def *def,
     c->def = *def;
     if (!c->def.workers)
         c->def.workers = 1;
+    pthread_mutex_init(&c->park_lock, NULL);
+    pthread_cond_init(&c->park, NULL);
     c->kind = strdup(def->kind);
     c->threads = calloc(c->def.workers, sizeof *c->threads);
     /* Errors back off from 200 ms to 60 s: long enough not to hammer a broken API server or
@@ -177,6 +204,8 @@ fail:
     /* A registered watch handler would point at freed memory; registration failures happen
      * only before start, and main() treats them as fatal, freeing the manager first. */
     kube_workqueue_free(c->q);
+    pthread_cond_destroy(&c->park);
+    pthread_mutex_destroy(&c->park_lock);
     free(c->threads);
     free(c->kind);
     free(c);
@@ -215,11 +244,17 @@ const struct kube_resource *rc_controller__resource(const struct rc_controller *
     return c->def.resource;
 }
 
+bool rc_controller_acting(const struct rc_controller *c) { return atomic_load(&c->run); }
+
 void rc_controller__start(struct rc_controller *c) {
-    if (c->n_running)
+    if (atomic_load(&c->quit))
         return;
+    pthread_mutex_lock(&c->park_lock);
     atomic_store(&c->run, true);
-    for (unsigned i = 0; i < c->def.workers; i++) {
+    pthread_cond_broadcast(&c->park);
+    pthread_mutex_unlock(&c->park_lock);
+    /* Workers still alive from an earlier term just carry on; only the first term starts them. */
+    for (unsigned i = c->n_running; i < c->def.workers; i++) {
         if (pthread_create(&c->threads[i], NULL, worker_main, c) != 0) {
             cm_log_kv(CM_LOG_ERROR, "cannot start worker thread", "kind", c->kind, NULL);
             break;
@@ -229,14 +264,21 @@ void rc_controller__start(struct rc_controller *c) {
 }
 
 void rc_controller__stop(struct rc_controller *c) {
+    pthread_mutex_lock(&c->park_lock);
     atomic_store(&c->run, false);
-    for (unsigned i = 0; i < c->n_running; i++)
-        pthread_join(c->threads[i], NULL);
-    c->n_running = 0;
+    pthread_mutex_unlock(&c->park_lock);
 }
 
 void rc_controller__shutdown(struct rc_controller *c) {
-    rc_controller__stop(c);
+    pthread_mutex_lock(&c->park_lock);
+    atomic_store(&c->run, false);
+    atomic_store(&c->quit, true);
+    pthread_cond_broadcast(&c->park);
+    pthread_mutex_unlock(&c->park_lock);
+    /* Waits for the reconciles in flight: they are bounded by the SSH and API timeouts. */
+    for (unsigned i = 0; i < c->n_running; i++)
+        pthread_join(c->threads[i], NULL);
+    c->n_running = 0;
     kube_workqueue_shutdown(c->q);
 }
 
@@ -247,6 +289,8 @@ void rc_controller__free(struct rc_controller *c) {
     if (c->def.free_cb)
         c->def.free_cb(c->def.userdata);
     kube_workqueue_free(c->q);
+    pthread_cond_destroy(&c->park);
+    pthread_mutex_destroy(&c->park_lock);
     free(c->threads);
     free(c->kind);
     free(c);

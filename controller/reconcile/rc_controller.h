@@ -21,6 +21,7 @@
 #define RC_CONTROLLER_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 struct kube_resource;
@@ -83,6 +84,11 @@ void rc_controller_enqueue_name(struct rc_controller *c, const char *ns, const c
 
 struct rc_manager *rc_controller_manager(struct rc_controller *c);
 const char *rc_controller_kind(const struct rc_controller *c);
+
+/* True while this replica leads (the workers take keys). A reconcile in flight when leadership
+ * is lost sees it turn false: it should return (rc_requeue()) before its next side effect, as the
+ * new leader acts on the object now. Any thread. */
+bool rc_controller_acting(const struct rc_controller *c);
 
 /* Keys ready / delayed / in process, for tests and the depth metric. */
 size_t rc_controller_queue_len(struct rc_controller *c);

@@ -13,8 +13,12 @@
  *   rc_manager_wait_synced()              readiness
  *   rc_manager_set_leading(m, 1)          started leading: every queue gets every cached key
  *                                         again and the workers start
- *   rc_manager_set_leading(m, 0)          lost/released the lease: workers finish the key in
- *                                         hand (drain) and stop; queues keep their keys
+ *   rc_manager_set_leading(m, 0)          lost/released the lease: workers take no new key and
+ *                                         park; the reconciles in flight are NOT waited for
+ *                                         (they see rc_controller_acting() false and end at
+ *                                         their next side effect); queues keep their keys and
+ *                                         timers, so a term regained a moment later resumes at
+ *                                         once
  *   rc_manager_free()                     stop everything and free
  *
  * Threads: register before rc_manager_start(); afterwards every function is thread-safe except
@@ -88,9 +92,9 @@ int rc_manager_start(struct rc_manager *m);
 int rc_manager_wait_synced(struct rc_manager *m, int64_t timeout_ms);
 /* 1 when every informer has synced (the /readyz answer). */
 bool rc_manager_synced(struct rc_manager *m);
-/* Starts (leading true) or stops (false) the workers of every controller. Idempotent. Safe from
- * the leader elector's callbacks: stopping waits for in-flight reconciles, which are bounded by
- * the SSH and API timeouts. */
+/* Starts (leading true) or stops (false) the workers of every controller. Idempotent, never
+ * blocks on reconciles (safe from the leader elector's callbacks). rc_manager_free() waits for
+ * the reconciles in flight, which are bounded by the SSH and API timeouts. */
 void rc_manager_set_leading(struct rc_manager *m, bool leading);
 bool rc_manager_leading(struct rc_manager *m);
 

@@ -28,7 +28,9 @@ struct probe {
     int concurrent, max_concurrent;
     int64_t first_ms[8], second_ms[8];
     char last_ns[32];
-    int mode;               /* 0: done, 1: requeue_after 150ms once, 2: error twice */
+    int mode;               /* 0: done, 1: requeue_after 150ms once, 2: error twice,
+                             * 3: key k6 runs 1.5 s, noting a lost term */
+    int fenced;             /* mode 3: k6 saw rc_controller_acting() turn false */
 };
 
 static struct rc_result reconcile(struct rc_controller *ctl, const char *ns, const char *name,
@@ -45,6 +47,19 @@ static struct rc_result reconcile(struct rc_controller *ctl, const char *ns, con
     if (++p->concurrent > p->max_concurrent)
         p->max_concurrent = p->concurrent;
     pthread_mutex_unlock(&p->lock);
+    if (p->mode == 3 && k == 6) {
+        /* A long pass (a bootstrap script: it cannot be cut short) that watches whether the
+         * replica still leads, as a pass does before each side effect. */
+        int64_t end = cm_time_mono_ms() + 1500;
+        while (cm_time_mono_ms() < end) {
+            if (!rc_controller_acting(ctl)) {
+                pthread_mutex_lock(&p->lock);
+                p->fenced = 1;
+                pthread_mutex_unlock(&p->lock);
+            }
+            usleep(5000);
+        }
+    }
     usleep(20000); /* hold the key a while so a duplicate would overlap */
     pthread_mutex_lock(&p->lock);
     p->concurrent--;
@@ -174,6 +189,44 @@ static void test_stop_keeps_queued_keys(void **state) {
     rc_manager_free(m);
 }
 
+/* Lease lost and won back while a long reconcile is in flight (the stall seen under load: the
+ * replica drained every pass in flight before it could lead again, and nothing moved for
+ * minutes). Stopping must not wait for the pass; the pass must see that it no longer acts;
+ * nothing new runs while not leading; and after the regain queued and delayed keys run at
+ * once, without waiting for the old pass. */
+static void test_regain_while_reconcile_in_flight(void **state) {
+    struct probe p = {.lock = PTHREAD_MUTEX_INITIALIZER, .mode = 3};
+    (void)state;
+    struct rc_manager *m = new_manager(NULL);
+    struct rc_controller *c = NULL;
+    struct rc_controller_def def = {.kind = "Thing", .workers = 2, .reconcile = reconcile,
+                                    .userdata = &p};
+    assert_int_equal(rc_controller_new(m, &def, &c), 0);
+    rc_manager_set_leading(m, true);
+    assert_true(rc_controller_acting(c));
+    rc_controller_enqueue(c, "ns/k6");
+    assert_int_equal(wait_calls(&p, 6, 1, 2000), 1); /* in flight now */
+    rc_controller_enqueue_after(c, "ns/k2", 300);   /* a delayed requeue of the old term */
+    int64_t t0 = cm_time_mono_ms();
+    rc_manager_set_leading(m, false);
+    assert_true(cm_time_mono_ms() - t0 < 500); /* did not wait for k6 */
+    assert_false(rc_controller_acting(c));
+    rc_controller_enqueue(c, "ns/k7");
+    usleep(400000); /* k2's timer is due meanwhile */
+    pthread_mutex_lock(&p.lock);
+    assert_int_equal(p.calls[7], 0); /* not leading: nothing new runs */
+    assert_int_equal(p.calls[2], 0);
+    assert_int_equal(p.fenced, 1);   /* the pass in flight saw the term end */
+    pthread_mutex_unlock(&p.lock);
+    int64_t t1 = cm_time_mono_ms();
+    rc_manager_set_leading(m, true);
+    assert_int_equal(wait_calls(&p, 7, 1, 1000), 1);
+    assert_int_equal(wait_calls(&p, 2, 1, 1000), 1);
+    assert_true(cm_time_mono_ms() - t1 < 1000); /* k6 is still in flight: no drain first */
+    assert_int_equal(p.calls[6], 1);
+    rc_manager_free(m);
+}
+
 static int handler(const char *path, struct cm_buf *body, const char **ret_ct, void *ud) {
     if (!strcmp(path, "/metrics")) {
         *ret_ct = "text/plain; version=0.0.4";
@@ -234,6 +287,7 @@ int main(void) {
         cmocka_unit_test(test_requeue_after),
         cmocka_unit_test(test_error_backoff_and_metrics),
         cmocka_unit_test(test_stop_keeps_queued_keys),
+        cmocka_unit_test(test_regain_while_reconcile_in_flight),
         cmocka_unit_test(test_httpd),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
