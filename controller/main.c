@@ -100,8 +100,9 @@ static void usage(FILE *f) {
 "  --decommission-timeout DUR   how long a deleted host may wait for drain/teardown before\n"
 "                               they are skipped with a Warning Event (default 5m)\n"
 "  --resync DUR                 informer resync period, 0 to disable (default 10m)\n"
-"  --bootstrap-step-budget DUR  bootstrap work per reconcile pass before the host is requeued\n"
-"                               so other hosts get the worker (default 30s)\n"
+"  --bootstrap-step-budget DUR  bootstrap time per reconcile pass after which the host is\n"
+"                               requeued between its two scripts, 0: none (default 0; a pass\n"
+"                               runs at most two scripts, and finishing hosts beats sharing)\n"
 "\n"
 "SSH:\n"
 "  --max-ssh-sessions N         concurrent SSH sessions, in use or idle (default 32)\n"
@@ -233,7 +234,7 @@ static int parse_options(int argc, char **argv, struct options *o) {
         .ssh_connect_timeout_ms = 10000,
         .ssh_command_timeout_ms = 600000,
         .resync_ms = 600000,
-        .step_budget_ms = 30000,
+        .step_budget_ms = 0,
     };
     int c, r = 0;
     unsigned u;
@@ -702,7 +703,8 @@ out:
     if (leader)
         kube_leader_stop(leader); /* releases the lease; calls stopped_leading */
     if (manager)
-        rc_manager_set_leading(manager, false); /* drain: finish the keys in hand */
+        rc_manager_set_leading(manager, false); /* no new keys; rc_manager_free() below
+                                                   * waits for the keys in hand */
     rc_metric_set(m_leader, NULL, NULL, 0);
     rc_httpd_stop(httpd); /* before the manager: its collectors read the controllers */
     rc_manager_free(manager);

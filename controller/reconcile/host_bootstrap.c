@@ -1,7 +1,24 @@
-/* The bootstrap of a Host by its OS profile: every remaining step's check in one round trip,
- * then each step that is not done announced in status (and an Event) before it runs: files
- * uploaded if changed, apply and its verification in one round trip. A pass stops after
- * step_budget_ms and requeues, so no worker is held by one host for long. */
+/* The bootstrap of a Host by its OS profile, in at most two command round trips per pass.
+ *
+ * The pass announces the remaining steps in status (one write, before touching the host), then:
+ *  script A  runs, in order, every remaining step before the first one that has files
+ *            (`check || { apply && check }`, stopping at the first failure: the package
+ *            installs) and only the checks of the remaining steps after it;
+ *  uploads   puts the files of those later steps in place (SFTP; compared with the remote copy
+ *            only where the check passed, since a failed check means the step runs anyway);
+ *  script B  runs `apply && check` for each later step whose check failed or whose file
+ *            changed (a changed file is applied even when the check passes: the check says the
+ *            service runs, not that it runs with this configuration), stopping at the first
+ *            failure.
+ * Files of the later steps therefore go up after every package step before them has run (a
+ * package must never find, or overwrite, a half-written configuration) but before the service
+ * steps between them apply; every shipped profile orders its steps that way.
+ * Every item of a script prints a marker line with a per-pass random nonce, so the output of a
+ * command cannot forge another step's result, and the pass knows exactly which steps passed,
+ * were applied, or failed. completedSteps is written with the result (or with the failure); a
+ * controller killed in the middle of a script resumes from the status written before it, and
+ * the checks (which gate every apply) keep completed steps from running again.
+ * One BootstrapStep Event per pass names the steps applied. */
 #include "host_int.h"
 
 #include "cm_backoff.h"
@@ -10,6 +27,7 @@
 #include "cm_time.h"
 #include "ctrmgr.h"
 #include "host_profile.h"
+#include "host_script.h"
 #include "host_ssh.h"
 #include "host_vars.h"
 #include "kube_client.h"
@@ -104,6 +122,48 @@ json_t *host__vars(struct pass *p, bool *ret_net_missing) {
     return vars;
 }
 
+/* "step X failed: `cmd` exited N: <tail of its output>" */
+static void step_failure_msg(char *msg, size_t n, const struct hp_step *s, bool check_failed,
+                             const struct sshc_batch_item *it, size_t end) {
+    const char *out = it->output ? it->output : "";
+    size_t len = end;
+    while (len && (out[len - 1] == '\n' || out[len - 1] == ' '))
+        len--;
+    size_t start = len > OUTPUT_TAIL ? len - OUTPUT_TAIL : 0;
+    snprintf(msg, n, "step %s %s: `%s` exited %d: %s%.*s", s->name,
+             check_failed ? "check still fails after apply" : "failed",
+             check_failed ? s->check : s->apply, it->exit_status, start ? "..." : "",
+             (int)(len - start), out + start);
+    for (char *c = msg; *c; c++)
+        if (*c == '\n' || *c == '\r')
+            *c = ' ';
+}
+
+static int timeout_sum(int64_t acc, int step_ms, int dflt) {
+    acc += step_ms > 0 ? step_ms : dflt;
+    return acc > 24 * 3600 * 1000 ? 24 * 3600 * 1000 : (int)acc;
+}
+
+/* The steps the pass has finished (a JSON array it owns) and those it applied (names, for the
+ * Event). */
+struct progress {
+    json_t *done;
+    char applied[MSG_MAX];
+    size_t n_applied;
+};
+
+static void progress_applied(struct progress *g, const char *name) {
+    size_t l = strlen(g->applied);
+    snprintf(g->applied + l, sizeof g->applied - l, "%s%s", l ? ", " : "", name);
+    g->n_applied++;
+}
+
+/* Records the progress in u (written with whatever the pass writes next). */
+static void progress_to_upd(struct progress *g, struct upd *u, const char *step) {
+    host__upd_set(u, "bootstrap", json_pack("{s:s,s:O}", "step", step ? step : "",
+                                            "completedSteps", g->done));
+}
+
 struct rc_result host__bootstrap(struct pass *p, struct upd *u) {
     struct rc_result ret;
     char msg[MSG_MAX];
@@ -124,7 +184,7 @@ struct rc_result host__bootstrap(struct pass *p, struct upd *u) {
     if (!p->profile && !p->have_facts && host__gather(p, &ret) < 0)
         return ret;
     if (!p->profile && hp_match(p->env->profiles, &p->facts, &p->profile, msg, sizeof msg) < 0)
-        return host__fail(p, HOST_COND_BOOTSTRAPPED, "UnknownOS", msg);
+        return host__fail_upd(p, u, HOST_COND_BOOTSTRAPPED, "UnknownOS", msg);
 
     bool net_missing;
     json_t *vars = host__vars(p, &net_missing);
@@ -133,198 +193,242 @@ struct rc_result host__bootstrap(struct pass *p, struct upd *u) {
         snprintf(msg, sizeof msg, "Network %s of cluster %s not found",
                  cm_json_get_str(p->cluster, "spec.network"),
                  cm_json_get_str(p->cluster, "metadata.name"));
-        return host__fail(p, HOST_COND_BOOTSTRAPPED, "NetworkNotFound", msg);
+        return host__fail_upd(p, u, HOST_COND_BOOTSTRAPPED, "NetworkNotFound", msg);
     }
     struct hp_plan *plan = NULL;
     int r = vars ? hp_plan_new(p->env->profiles, p->profile, vars, &plan, msg, sizeof msg)
                  : -ENOMEM;
     host_vars_free(vars);
     if (r < 0)
-        return host__fail(p, HOST_COND_BOOTSTRAPPED, "ProfileError", msg);
+        return host__fail_upd(p, u, HOST_COND_BOOTSTRAPPED, "ProfileError", msg);
 
-    json_t *done = json_deep_copy(cm_json_get(p->host, "status.bootstrap.completedSteps"));
-    if (!json_is_array(done)) {
-        json_decref(done);
-        done = json_array();
+    /* The steps already done: those of u when the pass reset them (investigation, reboot),
+     * else the host's. */
+    const json_t *pending_bs = json_object_get(u->set, "bootstrap");
+    struct progress g = {
+        .done = json_deep_copy(cm_json_get(pending_bs ? pending_bs : cm_json_get(p->host, "status.bootstrap"),
+                                           "completedSteps")),
+    };
+    if (!json_is_array(g.done)) {
+        json_decref(g.done);
+        g.done = json_array();
     }
-    size_t n = hp_plan_n_steps(plan), changed = 0;
-    int64_t budget_end = p->started_ms + p->env->step_budget_ms;
-
-    /* Every remaining step's check in ONE round trip: checks have no side effects, and on a
-     * host that is already configured (a re-verify after a reboot, a second run) this single
-     * command is the whole bootstrap. */
-    struct sshc_batch_item *checks = calloc(n ? n : 1, sizeof *checks);
-    size_t *check_of = calloc(n ? n : 1, sizeof *check_of);
-    size_t n_checks = 0;
-    bool *precheck_ok = calloc(n ? n : 1, sizeof *precheck_ok);
-    if (!checks || !check_of || !precheck_ok) {
+    size_t n = hp_plan_n_steps(plan);
+    const int dflt = p->env->ssh_command_timeout_ms > 0 ? p->env->ssh_command_timeout_ms : 60000;
+    char nonce[HOST_SCRIPT_NONCE_LEN + 1];
+    host_script_nonce(nonce);
+    /* Per step: pending, check passed (script A), a file changed, needs script B. */
+    struct stepst {
+        bool pending, later, check_ok, file_changed;
+    } *st = calloc(n ? n : 1, sizeof *st);
+    struct sshc_batch_item *items = calloc(n ? n : 1, sizeof *items);
+    size_t *item_step = calloc(n ? n : 1, sizeof *item_step);
+    char **texts = calloc(n ? n : 1, sizeof *texts);
+    size_t n_items = 0, first_pending = n, first_file = n, n_pending = 0;
+    if (!st || !items || !item_step || !texts) {
         r = -ENOMEM;
         goto out_err;
     }
     for (size_t i = 0; i < n; i++) {
         const struct hp_step *s = hp_plan_step(plan, i);
-        if (host__in_list(done, s->name) || !s->check)
+        if (host__in_list(g.done, s->name))
             continue;
-        check_of[n_checks] = i;
-        checks[n_checks++].command = s->check;
+        st[i].pending = true;
+        n_pending++;
+        if (first_pending == n)
+            first_pending = i;
+        if (first_file == n && s->n_files)
+            first_file = i;
+        st[i].later = first_file != n;
     }
-    if (n_checks) {
-        struct sshc_error err = {0};
-        r = host_ssh_exec_batch(p->env, p->ssh, checks, n_checks, false, 0, &err);
-        if (r < 0) {
-            sshc_batch_items_done(checks, n_checks);
-            snprintf(msg, sizeof msg, "running the bootstrap checks: %s",
-                     err.message[0] ? err.message : strerror(-r));
-            goto step_failed_ssh;
-        }
-        for (size_t c = 0; c < n_checks; c++)
-            precheck_ok[check_of[c]] = checks[c].ran && checks[c].exit_status == 0;
-        sshc_batch_items_done(checks, n_checks);
+    if (!n_pending)
+        goto finished;
+
+    /* Announce before touching the host: the steps this pass is about to run. */
+    progress_to_upd(&g, u, hp_plan_step(plan, first_pending)->name);
+    u->phase = HOST_PHASE_BOOTSTRAPPING;
+    host__upd_message(u, "bootstrapping (profile %s): %zu of %zu steps left, from step %zu %s",
+                      p->profile, n_pending, n, first_pending + 1,
+                      hp_plan_step(plan, first_pending)->name);
+    host__upd_cond(u, HOST_COND_BOOTSTRAPPED, false, "InProgress", "step %zu/%zu %s",
+                   first_pending + 1, n, hp_plan_step(plan, first_pending)->name);
+    if ((r = host__commit(p, u)) < 0) {
+        ret = host__result_of_write(r);
+        goto out;
     }
 
+    /* Script A. */
+    if (!rc_controller_acting(p->hc->ctl)) {
+        ret = rc_requeue(); /* leadership lost: the next leader carries on from the status */
+        goto out;
+    }
+    int64_t tmo = 0;
     for (size_t i = 0; i < n; i++) {
+        if (!st[i].pending)
+            continue;
         const struct hp_step *s = hp_plan_step(plan, i);
-        if (host__in_list(done, s->name))
-            continue;
-        /* A step without files whose check passed is done: no write, no Event. */
-        if (s->n_files == 0 && precheck_ok[i]) {
-            json_array_append_new(done, json_string(s->name));
-            continue;
+        enum host_script_mode mode = st[i].later ? HOST_SCRIPT_CHECK : HOST_SCRIPT_RUN;
+        if (mode == HOST_SCRIPT_CHECK && !s->check)
+            continue; /* a step without a check always applies */
+        if (!(texts[n_items] = host_script_item(s->check, s->apply, mode, nonce))) {
+            r = -ENOMEM;
+            goto out_err;
         }
-        if (cm_time_mono_ms() > budget_end) {
-            /* Out of time for this pass: record progress and let other hosts have the worker. */
-            host__upd_set(u, "bootstrap", json_pack("{s:s,s:O}", "step", "", "completedSteps", done));
-            r = host__commit(p, u);
-            free(checks);
-            free(check_of);
-            free(precheck_ok);
-            json_decref(done);
-            hp_plan_free(plan);
-            return r < 0 ? host__result_of_write(r) : rc_requeue();
-        }
-        /* Announce the step in status before touching the host. A step with files is
-         * announced even when nothing will change: uploading is the side effect, though one
-         * that writes nothing when the file is already right. */
-        host__upd_set(u, "bootstrap", json_pack("{s:s,s:O}", "step", s->name, "completedSteps", done));
-        u->phase = HOST_PHASE_BOOTSTRAPPING;
-        host__upd_message(u, "bootstrapping (profile %s): step %zu/%zu %s", p->profile, i + 1, n,
-                    s->name);
-        host__upd_cond(u, HOST_COND_BOOTSTRAPPED, false, "InProgress", "step %zu/%zu %s", i + 1, n,
-                 s->name);
-        if ((r = host__commit(p, u)) < 0) {
-            free(checks);
-            free(check_of);
-            free(precheck_ok);
-            json_decref(done);
-            hp_plan_free(plan);
-            return host__result_of_write(r);
-        }
-        bool files_changed = false;
-        for (size_t f = 0; f < s->n_files; f++) {
-            struct sshc_error err = {0};
-            bool file_changed = false;
-            int64_t t0 = cm_time_mono_ms();
-            r = sshc_upload(p->ssh, s->files[f].path, s->files[f].data, s->files[f].len,
-                            s->files[f].mode, SSHC_UPLOAD_IF_CHANGED, &file_changed, &err);
-            host_ssh_observe(p->env, cm_time_mono_ms() - t0);
-            if (r < 0) {
-                p->ssh_keep = false;
-                snprintf(msg, sizeof msg, "step %s: uploading %s: %s", s->name, s->files[f].path,
-                         err.message[0] ? err.message : strerror(-r));
-                free(checks);
-                free(check_of);
-                free(precheck_ok);
-                json_decref(done);
-                hp_plan_free(plan);
-                return host__fail(p, HOST_COND_BOOTSTRAPPED, "FileTransferFailed", msg);
-            }
-            files_changed |= file_changed;
-        }
-        /* A changed file is applied even when the check passes: the check says the service
-         * runs, not that it runs with this configuration (e.g. a restart picks it up). */
-        if (!files_changed && precheck_ok[i]) {
-            json_array_append_new(done, json_string(s->name));
-            continue;
-        }
-        /* apply, then the check again to verify it (a step whose check still fails did not do
-         * its job), in one round trip that stops at the first failure. */
-        struct sshc_batch_item run2[2] = {{.command = s->apply}, {.command = s->check}};
-        size_t nrun = s->check ? 2 : 1;
-        struct sshc_error err = {0};
-        r = host_ssh_exec_batch(p->env, p->ssh, run2, nrun, true, s->timeout_ms, &err);
-        if (r < 0) {
-            sshc_batch_items_done(run2, nrun);
-            snprintf(msg, sizeof msg, "step %s: %s", s->name,
-                     err.message[0] ? err.message : strerror(-r));
-            goto step_failed_ssh;
-        }
-        const char *what = NULL, *cmd = NULL;
-        int ex = 0;
-        const char *out = "";
-        if (run2[0].exit_status != 0) {
-            what = "failed";
-            cmd = s->apply;
-            ex = run2[0].exit_status;
-            out = run2[0].output ? run2[0].output : "";
-        } else if (nrun == 2 && run2[1].exit_status != 0) {
-            what = "check still fails after apply";
-            cmd = s->check;
-            ex = run2[1].exit_status;
-            out = run2[1].output ? run2[1].output : "";
-        }
-        if (what) {
-            size_t len = strlen(out);
-            while (len && (out[len - 1] == '\n' || out[len - 1] == ' '))
-                len--;
-            size_t start = len > OUTPUT_TAIL ? len - OUTPUT_TAIL : 0;
-            snprintf(msg, sizeof msg, "step %s %s: `%s` exited %d: %s%.*s", s->name, what, cmd,
-                     ex, start ? "..." : "", (int)(len - start), out + start);
-            for (char *c = msg; *c; c++)
-                if (*c == '\n' || *c == '\r')
-                    *c = ' ';
-            sshc_batch_items_done(run2, nrun);
-            free(checks);
-            free(check_of);
-            free(precheck_ok);
-            json_decref(done);
-            hp_plan_free(plan);
-            return host__fail(p, HOST_COND_BOOTSTRAPPED, "BootstrapFailed", msg);
-        }
-        sshc_batch_items_done(run2, nrun);
-        host__event(p, KUBE_EVENT_NORMAL, "BootstrapStep", "step %zu/%zu %s applied (profile %s)",
-              i + 1, n, s->name, p->profile);
-        changed++;
-        json_array_append_new(done, json_string(s->name));
+        items[n_items].command = texts[n_items];
+        item_step[n_items++] = i;
+        tmo = timeout_sum(tmo, mode == HOST_SCRIPT_CHECK ? 0 : s->timeout_ms, dflt);
     }
-    free(checks);
-    free(check_of);
-    free(precheck_ok);
-    host__upd_set(u, "bootstrap", json_pack("{s:s,s:O}", "step", "", "completedSteps", done));
-    host__upd_cond(u, HOST_COND_BOOTSTRAPPED, true, "Bootstrapped", "profile %s: %zu steps verified, %zu applied",
-             p->profile, n, changed);
+    for (int pass_no = 0; pass_no < 2; pass_no++) {
+        if (pass_no == 1) {
+            if (!rc_controller_acting(p->hc->ctl)) {
+                /* Leadership lost: no more side effects. Script A's progress is not written
+                 * (the new leader's writes win); its checks pass again at the next pass. */
+                ret = rc_requeue();
+                goto out;
+            }
+            /* Uploads, then script B: the later steps that must apply. */
+            for (size_t i = first_file; i < n; i++) {
+                if (!st[i].pending)
+                    continue;
+                const struct hp_step *s = hp_plan_step(plan, i);
+                for (size_t f = 0; f < s->n_files; f++) {
+                    struct sshc_error err = {0};
+                    bool changed = true;
+                    int64_t t0 = cm_time_mono_ms();
+                    r = sshc_upload(p->ssh, s->files[f].path, s->files[f].data, s->files[f].len,
+                                    s->files[f].mode, st[i].check_ok ? SSHC_UPLOAD_IF_CHANGED : 0,
+                                    &changed, &err);
+                    host_ssh_observe(p->env, cm_time_mono_ms() - t0);
+                    if (r < 0) {
+                        p->ssh_keep = false;
+                        snprintf(msg, sizeof msg, "step %s: uploading %s: %s", s->name,
+                                 s->files[f].path, err.message[0] ? err.message : strerror(-r));
+                        progress_to_upd(&g, u, s->name);
+                        ret = host__fail_upd(p, u, HOST_COND_BOOTSTRAPPED, "FileTransferFailed",
+                                             msg);
+                        goto out;
+                    }
+                    st[i].file_changed |= changed;
+                }
+            }
+            sshc_batch_items_done(items, n_items);
+            for (size_t k = 0; k < n_items; k++) {
+                free(texts[k]);
+                texts[k] = NULL;
+            }
+            n_items = 0;
+            tmo = 0;
+            for (size_t i = first_file; i < n; i++) {
+                if (!st[i].pending || (st[i].check_ok && !st[i].file_changed))
+                    continue;
+                const struct hp_step *s = hp_plan_step(plan, i);
+                if (!(texts[n_items] = host_script_item(s->check, s->apply, HOST_SCRIPT_APPLY, nonce))) {
+                    r = -ENOMEM;
+                    goto out_err;
+                }
+                items[n_items].command = texts[n_items];
+                item_step[n_items++] = i;
+                tmo = timeout_sum(tmo, s->timeout_ms, dflt);
+            }
+        }
+        if (n_items) {
+            struct sshc_error err = {0};
+            r = host_ssh_exec_batch(p->env, p->ssh, items, n_items, true, (int)tmo, &err);
+            if (r < 0) {
+                snprintf(msg, sizeof msg, "%s: %s",
+                         pass_no ? "running the bootstrap steps" : "running the bootstrap checks",
+                         err.message[0] ? err.message : strerror(-r));
+                p->ssh_keep = false;
+                progress_to_upd(&g, u, hp_plan_step(plan, item_step[0])->name);
+                ret = host__fail_upd(p, u, HOST_COND_REACHABLE,
+                                     r == -ETIMEDOUT ? "Timeout" : "ProtocolError", msg);
+                goto out;
+            }
+        }
+        /* Results, in step order. Script B's steps interleave with later steps whose check
+         * passed and whose files did not change: those are done as they are. */
+        size_t k = 0;
+        for (size_t i = pass_no ? first_file : 0; i < n; i++) {
+            if (!st[i].pending)
+                continue;
+            const struct hp_step *s = hp_plan_step(plan, i);
+            bool has_item = k < n_items && item_step[k] == i;
+            if (pass_no == 0 && st[i].later) {
+                size_t end;
+                st[i].check_ok = has_item && host_script_outcome(&items[k], nonce, &end) == HOST_SCRIPT_PASSED;
+                k += has_item;
+                continue;
+            }
+            if (!has_item) {
+                /* pass 1: the check passed and nothing changed: done, no write, no Event. */
+                json_array_append_new(g.done, json_string(s->name));
+                continue;
+            }
+            size_t end;
+            enum host_script_outcome o = host_script_outcome(&items[k], nonce, &end);
+            if (o == HOST_SCRIPT_PASSED || o == HOST_SCRIPT_APPLIED) {
+                if (o == HOST_SCRIPT_APPLIED)
+                    progress_applied(&g, s->name);
+                json_array_append_new(g.done, json_string(s->name));
+                k++;
+                continue;
+            }
+            if (o == HOST_SCRIPT_NOT_RUN) {
+                /* Only items after a failure are skipped, and that failure ended the pass. */
+                r = -EPROTO;
+                goto out_err;
+            }
+            step_failure_msg(msg, sizeof msg, s, o == HOST_SCRIPT_CHECK_FAILED, &items[k], end);
+            if (g.n_applied)
+                host__event(p, KUBE_EVENT_NORMAL, "BootstrapStep", "applied %s (profile %s)",
+                            g.applied, p->profile);
+            progress_to_upd(&g, u, s->name);
+            ret = host__fail_upd(p, u, HOST_COND_BOOTSTRAPPED, "BootstrapFailed", msg);
+            goto out;
+        }
+        if (pass_no == 0 && first_file == n)
+            break; /* no later steps: script A was the whole bootstrap */
+        if (pass_no == 0 && p->env->step_budget_ms > 0 &&
+            cm_time_mono_ms() > p->started_ms + p->env->step_budget_ms) {
+            /* Out of time for this pass: record progress and let other hosts have the worker. */
+            if (g.n_applied)
+                host__event(p, KUBE_EVENT_NORMAL, "BootstrapStep", "applied %s (profile %s)",
+                            g.applied, p->profile);
+            progress_to_upd(&g, u, "");
+            r = host__commit(p, u);
+            ret = r < 0 ? host__result_of_write(r) : rc_requeue();
+            goto out;
+        }
+    }
+
+finished:
+    if (g.n_applied)
+        host__event(p, KUBE_EVENT_NORMAL, "BootstrapStep", "applied %s (profile %s)", g.applied,
+                    p->profile);
+    progress_to_upd(&g, u, "");
+    host__upd_cond(u, HOST_COND_BOOTSTRAPPED, true, "Bootstrapped",
+                   "profile %s: %zu steps verified, %zu applied", p->profile, n, g.n_applied);
     bool was_bootstrapped = kube_status_condition_is_true(p->host, HOST_COND_BOOTSTRAPPED);
-    if (!was_bootstrapped || changed)
-        host__event(p, KUBE_EVENT_NORMAL, "Bootstrapped", "profile %s: %zu steps verified, %zu applied",
-              p->profile, n, changed);
-    json_decref(done);
-    hp_plan_free(plan);
+    if (!was_bootstrapped || g.n_applied)
+        host__event(p, KUBE_EVENT_NORMAL, "Bootstrapped",
+                    "profile %s: %zu steps verified, %zu applied", p->profile, n, g.n_applied);
     host__disconnect(p); /* registration needs no SSH; free the slot for other hosts */
-    return host__register(p, u);
+    ret = rc_controller_acting(p->hc->ctl) ? host__register(p, u) : rc_requeue();
+    goto out;
 
-step_failed_ssh:
-    free(checks);
-    free(check_of);
-    free(precheck_ok);
-    json_decref(done);
-    hp_plan_free(plan);
-    p->ssh_keep = false;
-    return host__fail(p, HOST_COND_REACHABLE, r == -ETIMEDOUT ? "Timeout" : "ProtocolError", msg);
 out_err:
-    free(checks);
-    free(check_of);
-    free(precheck_ok);
-    json_decref(done);
+    ret = rc_error(r);
+out:
+    if (items)
+        sshc_batch_items_done(items, n_items);
+    if (texts)
+        for (size_t k = 0; k < n; k++)
+            free(texts[k]);
+    free(texts);
+    free(items);
+    free(item_step);
+    free(st);
+    json_decref(g.done);
     hp_plan_free(plan);
-    return rc_error(r);
+    return ret;
 }
-

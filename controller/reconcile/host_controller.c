@@ -288,12 +288,11 @@ static struct rc_result investigate(struct pass *p) {
              host__or_default(cm_json_get_str(p->host, "spec.remoteUser"), "root"),
              host__or_default(sshc_session_fingerprint(p->ssh), "?"), host__or_empty(sshc_session_kex(p->ssh)));
     if (r < 0) {
-        /* Record the facts first: they say what the host is, which the message refers to. */
-        int w = host__commit(p, &u);
+        /* The facts go with the failure: they say what the host is, which the message
+         * refers to. */
+        ret = host__fail_upd(p, &u, HOST_COND_BOOTSTRAPPED, "UnknownOS", msg);
         host__upd_done(&u);
-        if (w < 0)
-            return host__result_of_write(w);
-        return host__fail(p, HOST_COND_BOOTSTRAPPED, "UnknownOS", msg);
+        return ret;
     }
     host__upd_set(&u, "observedGeneration",
             json_integer(cm_json_get_int(p->host, "metadata.generation", 0)));
@@ -303,15 +302,11 @@ static struct rc_result investigate(struct pass *p) {
     host__upd_cond(&u, HOST_COND_BOOTSTRAPPED, false, "Pending", "profile %s", p->profile);
     host__upd_cond(&u, HOST_COND_READY, false, "Bootstrapping", "bootstrapping with OS profile %s",
              p->profile);
-    if ((r = host__commit(p, &u)) < 0) {
-        host__upd_done(&u);
-        return host__result_of_write(r);
-    }
+    /* No write here: the bootstrap writes these changes together with its announcement,
+     * before it touches the host. */
     host__event(p, KUBE_EVENT_NORMAL, "Investigated", "%s %s, %lld CPUs, %lld KiB memory: profile %s",
           p->facts.os_id, p->facts.os_version_id, (long long)p->facts.cpus,
           (long long)p->facts.memory_kib, p->profile);
-    host__upd_done(&u);
-    host__upd_init(&u);
     ret = host__bootstrap(p, &u);
     host__upd_done(&u);
     return ret;
@@ -352,11 +347,7 @@ static struct rc_result check(struct pass *p) {
         host__upd_message(&u, "host rebooted; re-verifying its configuration");
         host__upd_set(&u, "bootstrap", json_pack("{s:s,s:[]}", "step", "", "completedSteps"));
         host__upd_cond(&u, HOST_COND_BOOTSTRAPPED, false, "Reverifying", "host rebooted");
-        int r = host__commit(p, &u);
-        host__upd_done(&u);
-        if (r < 0)
-            return host__result_of_write(r);
-        host__upd_init(&u);
+        /* Written by the bootstrap, with its announcement, before it touches the host. */
         ret = host__bootstrap(p, &u);
         host__upd_done(&u);
         return ret;

@@ -115,6 +115,10 @@ int64_t host__check_delay(struct pass *p);
 /* Phase `failed` with reason/message; cond explains it (Reachable, Bootstrapped). */
 struct rc_result host__fail(struct pass *p, const char *cond, const char *reason,
                             const char *message);
+/* host__fail() on top of u (the pass's pending changes, e.g. facts or bootstrap progress, are
+ * written in the same PUT). u may be NULL. */
+struct rc_result host__fail_upd(struct pass *p, struct upd *u, const char *cond,
+                                const char *reason, const char *message);
 struct rc_result host__fail_ssh(struct pass *p, const struct host_ssh_failure *f);
 /* SSH of the pass: connect (0, or *ret set: requeue on a full pool, failed host, error),
  * release, gather facts into p->facts (0, or the host failed and *ret is set). */

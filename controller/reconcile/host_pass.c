@@ -276,24 +276,34 @@ int64_t host__check_delay(struct pass *p) {
  * (Reachable for connection problems, Bootstrapped for step failures). */
 struct rc_result host__fail(struct pass *p, const char *cond, const char *reason,
                              const char *message) {
-    struct upd u;
-    host__upd_init(&u);
+    return host__fail_upd(p, NULL, cond, reason, message);
+}
+
+struct rc_result host__fail_upd(struct pass *p, struct upd *given, const char *cond,
+                                const char *reason, const char *message) {
+    struct upd own;
+    struct upd *u = given;
+    if (!u) {
+        host__upd_init(&own);
+        u = &own;
+    }
     char ts[40];
     host__now_str(ts, sizeof ts);
-    u.phase = HOST_PHASE_FAILED;
-    host__upd_message(&u, "%s", message);
-    host__upd_set(&u, "lastCheck", json_string(ts));
+    u->phase = HOST_PHASE_FAILED;
+    host__upd_message(u, "%s", message);
+    host__upd_set(u, "lastCheck", json_string(ts));
     /* Recording the generation stops the spec-changed rule from re-investigating at once:
      * a failed host is retried on the retry interval, like any other. */
-    host__upd_set(&u, "observedGeneration",
+    host__upd_set(u, "observedGeneration",
             json_integer(cm_json_get_int(p->host, "metadata.generation", 0)));
     if (cond)
-        host__upd_cond(&u, cond, false, reason, "%s", message);
-    host__upd_cond(&u, HOST_COND_READY, false, reason, "%s", message);
+        host__upd_cond(u, cond, false, reason, "%s", message);
+    host__upd_cond(u, HOST_COND_READY, false, reason, "%s", message);
     bool changed = host__phase_of(p->host) != HOST_PHASE_FAILED ||
                    strcmp(host__or_empty(cm_json_get_str(p->host, "status.message")), message);
-    int r = host__commit(p, &u);
-    host__upd_done(&u);
+    int r = host__commit(p, u);
+    if (u == &own)
+        host__upd_done(&own);
     if (changed)
         host__event(p, KUBE_EVENT_WARNING, reason, "%s", message);
     if (r < 0)

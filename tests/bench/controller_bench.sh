@@ -115,8 +115,20 @@ done
 } >"$KL_DIR/hosts.json"
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$CT_PID/stat"; }
+# CPU used on the hosts' side: every farm host's sshd (init.pid) with the sessions it has reaped (the
+# stand-ins, shells, sftp servers). Load-independent, unlike the wall time.
+farm_ticks() {
+    local f p s=0 t
+    for f in "$FARM_DIR"/hosts/*/init.pid; do
+        read -r p <"$f" 2>/dev/null || continue
+        t=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$p/stat" 2>/dev/null) || continue
+        s=$((s + ${t:-0}))
+    done
+    echo "$s"
+}
 tck=$(getconf CLK_TCK)
 cpu0=$(cpu_ticks)
+farm0=$(farm_ticks)
 t0=$(now_ms)
 kubectl create --validate=false -f "$KL_DIR/hosts.json" >/dev/null
 create_ms=$(($(now_ms) - t0))
@@ -145,6 +157,11 @@ metrics=$(curl -sf "http://127.0.0.1:$port/metrics" 2>/dev/null || true)
 api=$(awk '/^commissaire_controller_api_requests_total/ { s += $2 } END { print s + 0 }' <<<"$metrics")
 ssh_n=$(awk '$1 == "commissaire_controller_ssh_command_duration_seconds_count" { print $2 }' <<<"$metrics")
 ssh_sum=$(awk '$1 == "commissaire_controller_ssh_command_duration_seconds_sum" { print $2 }' <<<"$metrics")
+# Stop the controller first: its idle SSH sessions close, and the farm's sshds reap them.
+kill -TERM "$CT_PID" 2>/dev/null && wait "$CT_PID" 2>/dev/null || true
+CT_PID=
+sleep 0.5
+fcpu_ms=$((($(farm_ticks) - farm0) * 1000 / tck))
 
 echo "controller benchmark: $COUNT hosts (mixed OSes), $WORKERS workers, $SESSIONS SSH sessions, $(nproc) CPUs"
 echo "  farm start:                 $(secs $farm_ms) s"
@@ -154,6 +171,14 @@ echo "  controller peak RSS:        $((rss_kib / 1024)) MiB ($rss_kib KiB; targe
 echo "  controller CPU:             $(secs $cpu_ms) s total, $((cpu_ms / COUNT)) ms per host"
 echo "  API requests:               $api ($((api / COUNT)) per host): $(awk -F'[{}"]' '/^commissaire_controller_api_requests_total/ { split($0, f, " "); n[$3] += f[2] } END { for (v in n) printf "%s %d  ", v, n[v] }' <<<"$metrics")"
 echo "  SSH round trips:            ${ssh_n:-?} (mean $(awk -v s="${ssh_sum:-0}" -v n="${ssh_n:-1}" 'BEGIN { printf "%.0f", s * 1000 / (n ? n : 1) }') ms)"
+# What the hosts had to do (load-independent): SSH exec channels, SFTP sessions and stand-in
+# commands, from the farm's records.
+read -r f_exec f_sftp f_cmd < <(cat "$FARM_DIR"/hosts/*/root/.hostfarm/records.log 2>/dev/null |
+    awk '$3 == "exec" { e++ } $3 == "sftp" && $4 == "start" { s++ } $3 == "cmd" { c++ } END { print e + 0, s + 0, c + 0 }')
+echo "  host side CPU (farm sshds): $(secs $fcpu_ms) s total, $((fcpu_ms / COUNT)) ms per host"
+echo "  host side (farm records):   $f_exec exec channels, $f_sftp SFTP sessions, $f_cmd stand-in commands ($((f_exec / COUNT)) / $((f_sftp / COUNT)) / $((f_cmd / COUNT)) per host)"
+echo "  Events by reason:           $(kl_curl "/api/v1/namespaces/$NS/events" -f 2>/dev/null | jq -r '[.items[] | {r: .reason, c: (.count // 1)}] | group_by(.r) | map("\(.[0].r) \(map(.c) | add)") | join("  ")')"
+echo "  Host reconciles:            $(awk '$1 == "commissaire_controller_reconcile_total{kind=\"Host\"}" { print $2 }' <<<"$metrics")"
 echo "  load average now:           $(cut -d' ' -f1-3 /proc/loadavg)"
 if [[ -n "$JSON" ]]; then
     printf '{"hosts":%d,"all_active_ms":%d,"active":%d,"failed":%d,"peak_rss_kib":%d,"cpu_ms":%d,"cpu_ms_per_host":%d,"api_requests":%d}\n' \

@@ -22,3 +22,7 @@ if(TARGET reconcile)
   target_compile_definitions(test_reconcile_profile PRIVATE
                              PROFILES_DIR="${CMAKE_SOURCE_DIR}/controller/hostos/profiles")
 endif()
+if(TARGET reconcile)
+  cm_add_unit_test(NAME test_reconcile_script
+                   SOURCES ${CM_TEST_DIR}/unit/test_reconcile_script.c LIBS reconcile)
+endif()
