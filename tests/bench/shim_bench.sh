@@ -7,8 +7,12 @@
 # and the shim's peak RSS (VmHWM, target < 32 MB). Prints the numbers and a verdict per target.
 # Usage: tests/bench/shim_bench.sh [BUILD_DIR]   (default: a Release build in build-bench/,
 #        made if missing). Env: DURATION (s per run, 10), HOSTS (1000), CONNS (64), THREADS (2),
-#        PERF=1 (profile the shim with perf during each run and print the top symbols; without it,
-#        when perf is installed, the shim's system calls per request are counted instead).
+#        PERF=1 (profile the shim with perf during each run and print the top symbols),
+#        SYSCALLS=1 (count the shim's system calls per request with perf stat; the tracepoints
+#        cost a few per cent), BENCH_DEBUG=1 (run the shim with --debug: one access-log line per
+#        request, as the tests do; by default the shim runs as in production, without it).
+# The shim's CPU time per request is always printed: unlike req/s and latencies it does not depend
+# on how busy the (shared) machine is.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -43,7 +47,7 @@ kl_start
 shim_setup_cluster
 # The original's sample user: bcrypt cost 12, as in production.
 printf '{"bench": {"hash": "%s"}}\n' "$("$PASSHASH" bench 12)" >"$B/users.json"
-shim_start bench --authentication-plugin "httpbasicauth:filepath=$B/users.json" --workers 4
+SHIM_DEBUG=${BENCH_DEBUG:-0} shim_start bench --authentication-plugin "httpbasicauth:filepath=$B/users.json" --workers 4
 U=$SHIM_URL_bench
 PID=${SHIM_PIDS[0]}
 AUTH="Authorization: Basic $(printf bench:bench | base64 -w0)"
@@ -96,7 +100,7 @@ run() { # id title script path
     if [[ -n "${PERF:-}" ]] && command -v perf >/dev/null; then
         perf record -q -g -p "$PID" -o "$B/$1.perf" -- sleep "$DURATION" >/dev/null 2>&1 &
         PERF_PID=$!
-    elif command -v perf >/dev/null; then
+    elif [[ -n "${SYSCALLS:-}" ]] && command -v perf >/dev/null; then
         # Load-independent evidence (the machine is shared): the shim's system calls per request.
         perf stat -x, -e raw_syscalls:sys_enter,syscalls:sys_enter_sendto,syscalls:sys_enter_poll \
             -p "$PID" -o "$B/$1.stat" -- sleep "$DURATION" >/dev/null 2>&1 &

@@ -50,9 +50,12 @@ shim_start() {
     rm -f "$SHIM_DIR/$name.port"
     local noconf=--no-config-file
     [[ "${SHIM_WITH_CONFIG:-0}" == 1 ]] && noconf=--debug
+    # Tests want the per-request debug log; SHIM_DEBUG=0 (the benchmark) runs the production way.
+    local debug=(--debug)
+    [[ "${SHIM_DEBUG:-1}" == 0 ]] && debug=()
     "$COMMISSAIRE_SHIM" "$noconf" --listen-interface 127.0.0.1 --listen-port 0 \
         --port-file "$SHIM_DIR/$name.port" --kubeconfig "$KUBECONFIG" --namespace "$SHIM_NS" \
-        --debug "$@" >>"$SHIM_DIR/$name.log" 2>&1 &
+        "${debug[@]}" "$@" >>"$SHIM_DIR/$name.log" 2>&1 &
     local pid=$!
     SHIM_PIDS+=("$pid")
     SHIM_NAMES+=("$name")
