@@ -1,8 +1,9 @@
 /* sshc_facts: the one-round-trip fact script and its pure parser.
  *
- * The script uses POSIX sh builtins plus df and uname (nproc/getconf only without sysfs,
- * rpm-ostree only when os-release lacks OSTREE_VERSION), all present on every supported OS and
- * emulated by the host farm. Each section is introduced by a line
+ * The script uses POSIX sh builtins plus df (nproc/getconf only without sysfs, uname only
+ * without /proc/sys/kernel/osrelease, rpm-ostree only when os-release lacks OSTREE_VERSION),
+ * all present on every supported OS and emulated by the host farm. Each section is introduced
+ * by a line
  * "@@facts:<name>", and "@@facts:end" closes the output, so a cut-off output is detected rather
  * than parsed as a host with no memory. Failing commands print nothing (stderr is discarded per
  * command) and the parser decides what is required. */
@@ -41,7 +42,8 @@ static const char script[] =
     "echo '@@facts:df'\n"
     "df -Pk / 2>/dev/null\n"
     "echo '@@facts:kernel'\n"
-    "uname -r\n"
+    /* What `uname -r` prints, read by the shell; uname only where /proc lacks it. */
+    "if read -r k 2>/dev/null </proc/sys/kernel/osrelease; then echo \"$k\"; else uname -r; fi\n"
     "echo '@@facts:boot-id'\n"
     "read -r b </proc/sys/kernel/random/boot_id && echo \"$b\"\n"
     "echo '@@facts:hostname'\n"

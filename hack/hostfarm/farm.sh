@@ -127,11 +127,20 @@ build_template() {
   # A minimal /etc: users for sshd (root, its privilege-separation user), name service and the
   # dynamic linker's cache, shell start-up files, and the Debian alternatives symlinks many
   # programs resolve through. Nothing with the machine's secrets.
-  grep -E '^(root|sshd|nobody|daemon):' /etc/passwd >"$t/etc/passwd"
+  # root's shell is the session wrapper (src/hostfarm-session.c says why; to anything but an
+  # sshd session start it behaves as bash).
+  grep -E '^(root|sshd|nobody|daemon):' /etc/passwd |
+    sed -E 's#^(root:[^:]*:[^:]*:[^:]*:[^:]*:[^:]*:).*#\1/usr/lib/hostfarm/farm-session#' >"$t/etc/passwd"
   grep -E '^(root|nogroup|daemon|tty|adm):' /etc/group >"$t/etc/group"
   printf '%s:*:19000:0:99999:7:::\n' root sshd nobody daemon >"$t/etc/shadow"
   chmod 0640 "$t/etc/shadow"
-  for f in nsswitch.conf ld.so.cache ld.so.conf ld.so.conf.d hosts resolv.conf localtime \
+  # Name service from files only: the machine's "files systemd" makes every sshd connection
+  # dlopen libnss_systemd (initgroups asks every service) — relocations and page faults for
+  # nothing, since a farm host has no systemd to ask.
+  printf '%s\n' 'passwd: files' 'group: files' 'shadow: files' 'gshadow: files' 'hosts: files dns' \
+    'networks: files' 'protocols: files' 'services: files' 'ethers: files' 'rpc: files' \
+    'netgroup: files' >"$t/etc/nsswitch.conf"
+  for f in ld.so.cache ld.so.conf ld.so.conf.d hosts resolv.conf localtime \
     bash.bashrc profile profile.d environment mime.types protocols services inputrc login.defs; do
     [[ -e /etc/$f ]] && cp -a "/etc/$f" "$t/etc/" 2>/dev/null || true
   done
@@ -148,7 +157,7 @@ build_template() {
 CACHE=/var/tmp/hostfarm-cache
 prepare_artifacts() {
   local sum c n tmp
-  sum=$(cat "$HERE/src/hostfarm-nsinit.c" "$HERE/src/hostfarm-mktree.c" "$HERE/standin/standin" "$HERE/standin/farm-session" "$HERE/farm.sh" \
+  sum=$(cat "$HERE"/src/hostfarm-*.[ch] "$HERE/standin/standin" "$HERE/standin/farm-sftp" "$HERE/farm.sh" \
     "$HERE/lib/hostloop.sh" "$HERE/lib/common.sh" | sha256sum)
   c=$CACHE/${sum:0:16}
   # The supervisors run from the cache: bash reads a script while running it, so a running farm
@@ -168,15 +177,27 @@ prepare_artifacts() {
     tmp=$(mktemp -d "$c/build.XXXXXX")
     mkdir -p "$tmp/usr-standins/lib/hostfarm" "$tmp/usr-standins/bin" "$tmp/usr-standins/sbin" \
       "$tmp/usr-standins/lib/systemd"
-    cp "$HERE/standin/standin" "$HERE/standin/farm-session" "$tmp/usr-standins/lib/hostfarm/"
+    cp "$HERE/standin/standin" "$HERE/standin/farm-sftp" "$tmp/usr-standins/lib/hostfarm/"
+    # What every session and every fact gathering runs is C, statically linked: a fork+exec is
+    # the unit of cost of a farm connection, and a dynamic one costs ~40% more (ld.so work).
+    local p
+    for p in session:farm-session facttool:facttool; do
+      cc -std=c17 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -static \
+        -o "$tmp/usr-standins/lib/hostfarm/${p#*:}" "$HERE/src/hostfarm-${p%%:*}.c" ||
+        die "cannot compile hostfarm-${p%%:*} (needs cc and the static libc, libc6-dev)"
+    done
     chmod 0755 "$tmp/usr-standins/lib/hostfarm/"*
     # Every name in both bin and sbin: whichever path a caller uses, it lands on the stand-in.
     for n in systemctl service dnf yum rpm rpm-ostree atomic apt-get apt dpkg dpkg-query sudo \
-      reboot shutdown poweroff halt init telinit uname nproc df hostnamectl sysctl getenforce \
+      reboot shutdown poweroff halt init telinit hostnamectl sysctl getenforce \
       setenforce modprobe swapoff swapon firewall-cmd iptables ip6tables iptables-save \
       iptables-restore insmod rmmod; do
       ln -s /usr/lib/hostfarm/standin "$tmp/usr-standins/bin/$n"
       ln -s /usr/lib/hostfarm/standin "$tmp/usr-standins/sbin/$n"
+    done
+    for n in uname nproc df; do # the fact tools: C, same behaviour and records
+      ln -s /usr/lib/hostfarm/facttool "$tmp/usr-standins/bin/$n"
+      ln -s /usr/lib/hostfarm/facttool "$tmp/usr-standins/sbin/$n"
     done
     ln -s /usr/lib/hostfarm/standin "$tmp/usr-standins/lib/systemd/systemd"
     mv -T "$tmp/usr-standins" "$c/usr-standins" 2>/dev/null || true # a parallel build may win
@@ -530,6 +551,28 @@ ns_enter() { # ns_enter HOSTDIR ARGS… — run a command in the host's mount+UT
   nsenter -t "$ip" -m -u -- "$@" 2>/dev/null || true
 }
 
+# sshd_reload HOSTDIR — the host's sshd re-reads its configuration and host keys, as `systemctl
+# reload sshd` does on a real host. Needed because the farm's sshd runs with -r (no re-exec per
+# connection, see hostfarm-nsinit.c): it loads the host keys once. SIGHUP makes sshd re-exec
+# itself in place (same PID 1, same namespaces); it rewrites its PID file once it listens again,
+# and this waits for that, so the next connection already sees the new key. A host that is not
+# up loads the key at its next boot.
+sshd_reload() {
+  local ip np pp i pidf=$1/root/.hostfarm/ctl/sshd.pid
+  read -r ip 2>/dev/null <"$1/init.pid" || return 0
+  read -r np 2>/dev/null <"$1/ns.pid" || return 0
+  ours "$np" || return 0
+  read -r _ _ _ pp _ 2>/dev/null <"/proc/$ip/stat" || return 0
+  [[ $pp == "$np" ]] || return 0
+  rm -f "$pidf"
+  kill -HUP "$ip" 2>/dev/null || return 0
+  for ((i = 0; i < 600; i++)); do
+    [[ -s $pidf ]] && return 0
+    sleep 0.05
+  done
+  die "host ${1##*/}: sshd did not come back after reload"
+}
+
 do_host() {
   load_conf
   PORT=$FARM_PORT
@@ -565,7 +608,8 @@ do_host() {
       mv -f "$H/newkey" "$R/etc/ssh/ssh_host_ed25519_key"
       mv -f "$H/newkey.pub" "$R/etc/ssh/ssh_host_ed25519_key.pub"
       RSA=0; [[ -f $R/etc/ssh/ssh_host_rsa_key ]] && RSA=1
-      write_known_hosts ;;
+      write_known_hosts
+      sshd_reload "$H" ;;
     set-os)
       local spec=${pos[2]:-} os ver
       os=${spec%%:*}

@@ -116,6 +116,7 @@ farm_host "$cen" set-fact kernel 9.9.9-farm
 farm_host "$cen" set-fact hostname renamed-host
 out=$(farm_ssh "$cen" 'nproc; grep -c ^processor /proc/cpuinfo; grep MemTotal /proc/meminfo | awk "{print \$2}"; df -Pk / | awk "NR==2 {print \$4}"; uname -r; hostname')
 expect_eq "changed facts" "$out" $'3\n3\n123456\n777\n9.9.9-farm\nrenamed-host'
+expect_eq "kernel where a real host has it" "$(farm_ssh "$cen" 'cat /proc/sys/kernel/osrelease')" 9.9.9-farm
 farm_host "$unk" set-os debian:11
 expect_eq "set-os" "$(farm_ssh "$unk" '. /etc/os-release; echo $ID $VERSION_ID')" "debian 11"
 expect_eq "set-os: apt-get now exists" "$(ssh_rc "$unk" 'apt-get -y install curl')" 0
@@ -140,6 +141,37 @@ step "failure injection"
 farm_host "$fed" fail "dnf -y install flannel" 7
 expect_eq "injected rc" "$(ssh_rc "$fed" 'dnf -y install flannel')" 7
 expect_eq "other commands unaffected" "$(ssh_rc "$fed" 'dnf -y install etcd')" 0
+farm_host "$fed" fail "df -Pk" 9
+farm_host "$fed" fail "uname -r"
+expect_eq "injected rc (C fact tool)" "$(ssh_rc "$fed" 'df -Pk /')" 9
+expect_eq "injected default rc (C fact tool)" "$(ssh_rc "$fed" 'uname -r')" 1
+expect_eq "other fact tools unaffected" "$(ssh_rc "$fed" 'uname -n; df -h /')" 0
 farm_host "$fed" unfail
 expect_eq "cleared" "$(ssh_rc "$fed" 'dnf -y install flannel')" 0
+
+step "the C fact tools answer and record exactly like the bash stand-in"
+# uname/nproc/df are a static C binary (speed); the bash stand-in stays the reference. Every
+# invocation below runs both ways on the host: same stdout, same exit status, same record.
+a=${FARM_ADDRS[0]}
+cases=('uname' 'uname -r' 'uname -a' 'uname -sr' 'uname -n -m' 'uname --kernel-release' 'uname -x'
+  'uname --all extra' 'nproc' 'nproc --all' 'df' 'df -Pk /' 'df -h' 'df -h / /var' 'df -t xfs -P /'
+  'df -B 1K' 'df --output=avail /' 'df --output=source,size,pcent /' "uname 'a b'" 'df "/x y"')
+for c in "${cases[@]}"; do
+  n0=$(farm_cmds "$a" | wc -l)
+  got=$(farm_ssh "$a" "$c; echo rc=\$?")
+  want=$(farm_ssh "$a" "HOSTFARM_AS=${c%% *} bash /usr/lib/hostfarm/standin ${c#"${c%% *}"}; echo rc=\$?")
+  expect_eq "output of '$c'" "$got" "$want"
+  mapfile -t recs < <(farm_cmds "$a" | tail -n +$((n0 + 1)))
+  expect_eq "two records for '$c'" "${#recs[@]}" 2
+  expect_eq "record of '$c'" "${recs[0]}" "${recs[1]}"
+done
+expect_eq "a plain word record" "$(farm_ssh "$a" 'uname -r >/dev/null' && farm_cmds "$a" | tail -1)" "uname -r"
+
+step "root's shell is the session wrapper, transparent to everything but a session start"
+a=${FARM_ADDRS[1]}
+n0=$(farm_execs "$a" | wc -l)
+expect_eq "SHELL in a session" "$(farm_ssh "$a" 'echo $SHELL')" /bin/bash
+expect_eq "login shell used as a shell" \
+  "$(farm_ssh "$a" '"$(getent passwd root | cut -d: -f7)" -c '"'"'echo "$0" ran'"'"'')" "bash ran"
+expect_eq "one exec record per SSH request, none from the inner shell" "$(farm_execs "$a" | wc -l)" $((n0 + 2))
 echo PASS

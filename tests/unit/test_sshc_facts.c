@@ -281,6 +281,9 @@ static void test_script_has_every_section(void **state) {
     }
     assert_non_null(strstr(s, "/proc/sys/kernel/random/boot_id"));
     assert_non_null(strstr(s, "df -Pk /"));
+    /* Every process is a fork+exec on every host at every check: the kernel release comes from
+     * /proc (the farm serves its emulated one there too), df is the only program run. */
+    assert_non_null(strstr(s, "</proc/sys/kernel/osrelease"));
 }
 
 int main(void) {

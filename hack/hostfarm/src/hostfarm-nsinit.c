@@ -26,7 +26,8 @@
  *   /usr          overlay: DIR/usr-standins (stand-ins) over the machine's /usr, upper per host
  *   /etc/alternatives, /etc/ssl/certs   the machine's, read-only (symlinks, public certificates)
  *   /proc         the namespace's own; cpuinfo, meminfo, sys/kernel/random/boot_id replaced by the
- *                 host's fact files; /proc/sys read-only; sysrq-trigger blanked
+ *                 host's fact files, sys/kernel/osrelease by its kernel fact; /proc/sys
+ *                 read-only; sysrq-trigger blanked
  *   /sys          read-only; devices/system/cpu/online replaced
  *   /dev/pts      a private devpts instance; /run a fresh tmpfs (no socket of the machine's init)
  */
@@ -172,6 +173,11 @@ static int child_boot(const char *dir, const char *addr) {
   if ((ret = bind_mount(pathf(b, "%s/.hostfarm/facts/boot_id", r),
                         pathf(a, "%s/proc/sys/kernel/random/boot_id", r), true)) < 0)
     return ret;
+  /* The emulated kernel release where a real host has it too (what `uname -r` prints), so a
+   * client can read it without running a program. */
+  if ((ret = bind_mount(pathf(b, "%s/.hostfarm/facts/kernel", r),
+                        pathf(a, "%s/proc/sys/kernel/osrelease", r), true)) < 0)
+    return ret;
 
   if ((ret = do_mount("sysfs", pathf(a, "%s/sys", r), "sysfs",
                       MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL)) < 0)
@@ -222,7 +228,10 @@ static int child_boot(const char *dir, const char *addr) {
     }
   }
 
-  char *const argv[] = {"/usr/sbin/sshd", "-D", "-f", "/etc/ssh/sshd_config",
+  /* -r: no re-exec of sshd for every connection. The re-exec buys fresh ASLR per connection on
+   * a real server; here it is one more exec of a large binary (libcrypto relocations) per
+   * connection, the most expensive part of a farm connection after the session's own programs. */
+  char *const argv[] = {"/usr/sbin/sshd", "-D", "-r", "-f", "/etc/ssh/sshd_config",
                         "-E", "/.hostfarm/sshd.log", NULL};
   char *const envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                         "LANG=C.UTF-8", NULL};
