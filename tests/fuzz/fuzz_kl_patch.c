@@ -86,5 +86,3 @@ out:
     free(text);
     return 0;
 }
-
-#include "fuzz_kl_replay.h"

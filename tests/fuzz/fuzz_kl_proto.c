@@ -24,5 +24,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     free(err);
     return 0;
 }
-
-#include "fuzz_kl_replay.h"

@@ -76,5 +76,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(s);
     return 0;
 }
-
-#include "fuzz_kl_replay.h"

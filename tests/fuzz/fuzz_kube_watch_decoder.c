@@ -9,7 +9,6 @@
  * Built two ways: with -DFUZZ=ON (clang) as a libFuzzer binary; otherwise with the replay main
  * below, which runs every file of the seed corpus directories given as arguments, so ctest
  * exercises the target without libFuzzer. */
-#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,53 +55,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     kube_watch_decoder_done(&d);
     return 0;
 }
-
-#ifndef CM_LIBFUZZER
-static int run_file(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return -1;
-    size_t cap = 1 << 20, n = 0;
-    uint8_t *buf = malloc(cap);
-    size_t r;
-    while (buf && (r = fread(buf + n, 1, cap - n, f)) > 0)
-        n += r;
-    fclose(f);
-    if (!buf)
-        return -1;
-    LLVMFuzzerTestOneInput(buf, n);
-    free(buf);
-    return 0;
-}
-
-int main(int argc, char **argv) {
-    int files = 0;
-    for (int i = 1; i < argc; i++) {
-        DIR *dir = opendir(argv[i]);
-        if (!dir) {
-            if (run_file(argv[i]) < 0) {
-                fprintf(stderr, "cannot read %s\n", argv[i]);
-                return 1;
-            }
-            files++;
-            continue;
-        }
-        struct dirent *de;
-        while ((de = readdir(dir))) {
-            if (de->d_name[0] == '.')
-                continue;
-            char p[4096];
-            snprintf(p, sizeof(p), "%s/%s", argv[i], de->d_name);
-            if (run_file(p) < 0) {
-                fprintf(stderr, "cannot read %s\n", p);
-                closedir(dir);
-                return 1;
-            }
-            files++;
-        }
-        closedir(dir);
-    }
-    printf("replayed %d inputs\n", files);
-    return files > 0 ? 0 : 1;
-}
-#endif

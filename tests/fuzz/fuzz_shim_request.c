@@ -2,10 +2,8 @@
  * REST request goes through before anything is written. Input: "METHOD PATH\n" then the body.
  * Properties checked: no crash/leak/UB (sanitizers), route parameters lie inside the path and
  * respect their character classes, decoders either succeed with valid values or fail with a
- * 4xx status and a message. Without libFuzzer (CM_LIBFUZZER undefined) a replay main runs the
- * seed corpus for ctest. */
+ * 4xx status and a message. */
 #include <assert.h>
-#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,57 +112,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     free(path);
     return 0;
 }
-
-#ifndef CM_LIBFUZZER
-static int run_file(const char *path) {
-    FILE *f = fopen(path, "rb");
-    size_t cap = 4 << 20, n = 0, r;
-    uint8_t *buf;
-
-    if (!f)
-        return -1;
-    buf = malloc(cap);
-    while (buf && (r = fread(buf + n, 1, cap - n, f)) > 0)
-        n += r;
-    fclose(f);
-    if (!buf)
-        return -1;
-    LLVMFuzzerTestOneInput(buf, n);
-    free(buf);
-    return 0;
-}
-
-int main(int argc, char **argv) {
-    int files = 0;
-
-    for (int i = 1; i < argc; i++) {
-        DIR *dir = opendir(argv[i]);
-        struct dirent *de;
-
-        if (!dir) {
-            if (run_file(argv[i]) < 0) {
-                fprintf(stderr, "cannot read %s\n", argv[i]);
-                return 1;
-            }
-            files++;
-            continue;
-        }
-        while ((de = readdir(dir))) {
-            char p[4096];
-
-            if (de->d_name[0] == '.')
-                continue;
-            snprintf(p, sizeof p, "%s/%s", argv[i], de->d_name);
-            if (run_file(p) < 0) {
-                fprintf(stderr, "cannot read %s\n", p);
-                closedir(dir);
-                return 1;
-            }
-            files++;
-        }
-        closedir(dir);
-    }
-    printf("replayed %d inputs\n", files);
-    return files > 0 ? 0 : 1;
-}
-#endif
