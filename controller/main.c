@@ -700,11 +700,12 @@ int main(int argc, char **argv) {
 out:
     if (r < 0 && rc)
         cm_log_kv(CM_LOG_ERROR, "exiting", "error", strerror(-r), NULL);
+    /* No new keys before the lease goes: the passes in flight see it and stop at their next
+     * side effect; rc_manager_free() below waits for them. */
+    if (manager)
+        rc_manager_set_leading(manager, false);
     if (leader)
         kube_leader_stop(leader); /* releases the lease; calls stopped_leading */
-    if (manager)
-        rc_manager_set_leading(manager, false); /* no new keys; rc_manager_free() below
-                                                   * waits for the keys in hand */
     rc_metric_set(m_leader, NULL, NULL, 0);
     rc_httpd_stop(httpd); /* before the manager: its collectors read the controllers */
     rc_manager_free(manager);

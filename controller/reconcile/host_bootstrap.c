@@ -3,13 +3,15 @@
  * The pass announces the remaining steps in status (one write, before touching the host), then:
  *  script A  runs, in order, every remaining step before the first one that has files
  *            (`check || { apply && check }`, stopping at the first failure: the package
- *            installs) and only the checks of the remaining steps after it;
- *  uploads   puts the files of those later steps in place (SFTP; compared with the remote copy
- *            only where the check passed, since a failed check means the step runs anyway);
- *  script B  runs `apply && check` for each later step whose check failed or whose file
- *            changed (a changed file is applied even when the check passes: the check says the
- *            service runs, not that it runs with this configuration), stopping at the first
- *            failure.
+ *            installs);
+ *  uploads   puts the files of the later steps in place (SFTP, written only when they differ
+ *            from the remote copy);
+ *  script B  runs the later steps in order: `apply && check` for a step whose file changed (a
+ *            changed file is applied even when the check passes: the check says the service
+ *            runs, not that it runs with this configuration), `check || { apply && check }`
+ *            for the others, stopping at the first failure.
+ * Every check thus runs once before its apply and once after it, never more: on the hosts the
+ * commands are the cost (each is a process, often a script, per host).
  * Files of the later steps therefore go up after every package step before them has run (a
  * package must never find, or overwrite, a half-written configuration) but before the service
  * steps between them apply; every shipped profile orders its steps that way.
@@ -217,9 +219,9 @@ struct rc_result host__bootstrap(struct pass *p, struct upd *u) {
     const int dflt = p->env->ssh_command_timeout_ms > 0 ? p->env->ssh_command_timeout_ms : 60000;
     char nonce[HOST_SCRIPT_NONCE_LEN + 1];
     host_script_nonce(nonce);
-    /* Per step: pending, check passed (script A), a file changed, needs script B. */
+    /* Per step: not done yet, after the first step with files (script B), a file changed. */
     struct stepst {
-        bool pending, later, check_ok, file_changed;
+        bool pending, later, file_changed;
     } *st = calloc(n ? n : 1, sizeof *st);
     struct sshc_batch_item *items = calloc(n ? n : 1, sizeof *items);
     size_t *item_step = calloc(n ? n : 1, sizeof *item_step);
@@ -264,19 +266,16 @@ struct rc_result host__bootstrap(struct pass *p, struct upd *u) {
     }
     int64_t tmo = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!st[i].pending)
+        if (!st[i].pending || st[i].later)
             continue;
         const struct hp_step *s = hp_plan_step(plan, i);
-        enum host_script_mode mode = st[i].later ? HOST_SCRIPT_CHECK : HOST_SCRIPT_RUN;
-        if (mode == HOST_SCRIPT_CHECK && !s->check)
-            continue; /* a step without a check always applies */
-        if (!(texts[n_items] = host_script_item(s->check, s->apply, mode, nonce))) {
+        if (!(texts[n_items] = host_script_item(s->check, s->apply, HOST_SCRIPT_RUN, nonce))) {
             r = -ENOMEM;
             goto out_err;
         }
         items[n_items].command = texts[n_items];
         item_step[n_items++] = i;
-        tmo = timeout_sum(tmo, mode == HOST_SCRIPT_CHECK ? 0 : s->timeout_ms, dflt);
+        tmo = timeout_sum(tmo, s->timeout_ms, dflt);
     }
     for (int pass_no = 0; pass_no < 2; pass_no++) {
         if (pass_no == 1) {
@@ -296,8 +295,7 @@ struct rc_result host__bootstrap(struct pass *p, struct upd *u) {
                     bool changed = true;
                     int64_t t0 = cm_time_mono_ms();
                     r = sshc_upload(p->ssh, s->files[f].path, s->files[f].data, s->files[f].len,
-                                    s->files[f].mode, st[i].check_ok ? SSHC_UPLOAD_IF_CHANGED : 0,
-                                    &changed, &err);
+                                    s->files[f].mode, SSHC_UPLOAD_IF_CHANGED, &changed, &err);
                     host_ssh_observe(p->env, cm_time_mono_ms() - t0);
                     if (r < 0) {
                         p->ssh_keep = false;
@@ -319,10 +317,12 @@ struct rc_result host__bootstrap(struct pass *p, struct upd *u) {
             n_items = 0;
             tmo = 0;
             for (size_t i = first_file; i < n; i++) {
-                if (!st[i].pending || (st[i].check_ok && !st[i].file_changed))
+                if (!st[i].pending)
                     continue;
                 const struct hp_step *s = hp_plan_step(plan, i);
-                if (!(texts[n_items] = host_script_item(s->check, s->apply, HOST_SCRIPT_APPLY, nonce))) {
+                enum host_script_mode mode =
+                    st[i].file_changed ? HOST_SCRIPT_APPLY : HOST_SCRIPT_RUN;
+                if (!(texts[n_items] = host_script_item(s->check, s->apply, mode, nonce))) {
                     r = -ENOMEM;
                     goto out_err;
                 }
@@ -345,24 +345,15 @@ struct rc_result host__bootstrap(struct pass *p, struct upd *u) {
                 goto out;
             }
         }
-        /* Results, in step order. Script B's steps interleave with later steps whose check
-         * passed and whose files did not change: those are done as they are. */
+        /* Results, in step order: every pending step of the script has an item. */
         size_t k = 0;
         for (size_t i = pass_no ? first_file : 0; i < n; i++) {
-            if (!st[i].pending)
+            if (!st[i].pending || st[i].later != (pass_no == 1))
                 continue;
             const struct hp_step *s = hp_plan_step(plan, i);
-            bool has_item = k < n_items && item_step[k] == i;
-            if (pass_no == 0 && st[i].later) {
-                size_t end;
-                st[i].check_ok = has_item && host_script_outcome(&items[k], nonce, &end) == HOST_SCRIPT_PASSED;
-                k += has_item;
-                continue;
-            }
-            if (!has_item) {
-                /* pass 1: the check passed and nothing changed: done, no write, no Event. */
-                json_array_append_new(g.done, json_string(s->name));
-                continue;
+            if (k >= n_items || item_step[k] != i) {
+                r = -EPROTO; /* not reached: items are built from the same steps */
+                goto out_err;
             }
             size_t end;
             enum host_script_outcome o = host_script_outcome(&items[k], nonce, &end);
