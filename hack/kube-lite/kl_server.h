@@ -7,6 +7,7 @@
 #include "kl_store.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -36,6 +37,9 @@ struct kl_server {
     pthread_cond_t gc_cv;
     int gc_kick;
     int gc_stop;
+    /* --audit-log: audit.k8s.io/v1 Events (level Metadata) with the authorization decision */
+    FILE *audit;
+    pthread_mutex_t audit_mu;
 };
 
 /* An error answered as a Status object. message is owned (malloc'ed); details is an owned

@@ -34,6 +34,7 @@ struct options {
     long history;
     long bookmark_interval_s;
     long max_watch_s;
+    const char *audit_log;
 };
 
 static void usage(FILE *f) {
@@ -42,7 +43,8 @@ static void usage(FILE *f) {
             "                 [--admin-listen ADDR:PORT] [--admin-url-out PATH]\n"
             "                 [--token-file CSV] [--data-dir DIR] [--cert-dir DIR] [--http]\n"
             "                 [--history N] [--bookmark-interval SECONDS]\n"
-            "                 [--max-watch-seconds N] [--log-level LEVEL] [--log-format text|json]\n");
+            "                 [--max-watch-seconds N] [--log-level LEVEL] [--log-format text|json]\n"
+            "                 [--audit-log PATH]\n");
 }
 
 /* Writes content to path atomically (tmp + rename), mode 0600. */
@@ -177,6 +179,7 @@ int main(int argc, char **argv) {
         {"max-watch-seconds", required_argument, NULL, 'w'},
         {"log-level", required_argument, NULL, 'L'},
         {"log-format", required_argument, NULL, 'F'},
+        {"audit-log", required_argument, NULL, 'U'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -191,6 +194,7 @@ int main(int argc, char **argv) {
         case 'd': opt.data_dir = optarg; break;
         case 'c': opt.cert_dir = optarg; break;
         case 'H': opt.http = 1; break;
+        case 'U': opt.audit_log = optarg; break;
         case 'y': opt.history = strtol(optarg, NULL, 10); break;
         case 'b': opt.bookmark_interval_s = strtol(optarg, NULL, 10); break;
         case 'w': opt.max_watch_s = strtol(optarg, NULL, 10); break;
@@ -254,6 +258,19 @@ int main(int argc, char **argv) {
     } else if (kl_auth_generate(&srv.auth) < 0) {
         cm_error("cannot generate a token");
         goto out;
+    }
+
+    if (opt.audit_log) {
+        /* Appended, a line per resource request, flushed at each line: tests read it while
+         * kube-lite runs. */
+        srv.audit = fopen(opt.audit_log, "ae");
+        if (!srv.audit) {
+            cm_log_kv(CM_LOG_ERROR, "cannot open audit log", "path", opt.audit_log, "error",
+                      strerror(errno), NULL);
+            goto out;
+        }
+        setvbuf(srv.audit, NULL, _IOLBF, 0);
+        pthread_mutex_init(&srv.audit_mu, NULL);
     }
 
     if (opt.data_dir) {
@@ -380,6 +397,10 @@ out:
     kl_crd_cleanup();
     kl_builtin_done();
     kl_auth_free(srv.auth);
+    if (srv.audit) {
+        fclose(srv.audit);
+        pthread_mutex_destroy(&srv.audit_mu);
+    }
     kl_fault_free(srv.fault);
     SSL_CTX_free(ssl);
     free(srv.external_url);
