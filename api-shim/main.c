@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cm_log.h"
 #include "kube_client.h"
@@ -21,17 +23,47 @@
 #include "shim_metrics.h"
 #include "shim_store.h"
 
+/* From SIGTERM to exit at most this long: the HTTP server drains for 2 s, then workers finish
+ * their one call and the informers stop; a call hanging beyond that must not keep a pod in
+ * Terminating (or an operator waiting), so the process then exits without the rest. */
+#define EXIT_GRACE_S 10
+
 static sigset_t sigs;
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct shim_http *http; /* NULL once main is tearing it down */
+    int done;               /* main finished cleaning up */
+} stopper = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, 0 };
 
 /* Signals are taken synchronously by one thread, which then asks the loop to stop: no work in a
- * signal handler, and the loop's own threads never see the signals. */
+ * signal handler, and the loop's own threads never see the signals. It then watches that the
+ * shutdown stays bounded. */
 static void *signal_main(void *arg) {
-    struct shim_http *h = arg;
+    struct timespec until;
     int sig = 0;
 
+    (void)arg;
     sigwait(&sigs, &sig);
+    pthread_mutex_lock(&stopper.mu);
+    if (stopper.done) { /* main is finished and woke us to end */
+        pthread_mutex_unlock(&stopper.mu);
+        return NULL;
+    }
     cm_log_kv(CM_LOG_INFO, "stopping", "signal", strsignal(sig), NULL);
-    shim_http_stop(h);
+    if (stopper.http)
+        shim_http_stop(stopper.http);
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += EXIT_GRACE_S;
+    while (!stopper.done)
+        if (pthread_cond_timedwait(&stopper.cv, &stopper.mu, &until) == ETIMEDOUT)
+            break;
+    if (!stopper.done) {
+        cm_log_kv(CM_LOG_ERROR, "shutdown is taking too long; exiting without waiting for it",
+                  NULL);
+        _exit(1);
+    }
+    pthread_mutex_unlock(&stopper.mu);
     return NULL;
 }
 
@@ -141,7 +173,8 @@ int main(int argc, char **argv) {
             goto out;
         }
     }
-    if (pthread_create(&sig_thread, NULL, signal_main, http) != 0)
+    stopper.http = http;
+    if (pthread_create(&sig_thread, NULL, signal_main, NULL) != 0)
         goto out;
     sig_started = 1;
     {
@@ -155,14 +188,19 @@ int main(int argc, char **argv) {
             cm_log_kv(CM_LOG_WARN, "cannot write the port file", "path", cfg.port_file, NULL);
     }
     shim_http_run(http);
+    cm_log_kv(CM_LOG_DEBUG, "stopped serving", NULL);
     ret = 0;
 out:
-    if (sig_started) {
-        pthread_kill(sig_thread, SIGTERM);
-        pthread_join(sig_thread, NULL);
-    }
+    /* The signal thread keeps watching the clock while everything below is torn down. */
+    pthread_mutex_lock(&stopper.mu);
+    stopper.http = NULL;
+    pthread_mutex_unlock(&stopper.mu);
     shim_http_free(http);
+    if (sig_started)
+        cm_log_kv(CM_LOG_DEBUG, "HTTP server closed", NULL);
     shim_store_free(store);
+    if (sig_started)
+        cm_log_kv(CM_LOG_DEBUG, "informers stopped", NULL);
     shim_api_free(api);
     shim_metrics_free(metrics);
     shim_auth_free(auth);
@@ -171,5 +209,14 @@ out:
     kube_error_done(&kerr);
     shim_config_done(&cfg);
     curl_global_cleanup();
+    if (sig_started) {
+        pthread_mutex_lock(&stopper.mu);
+        stopper.done = 1;
+        pthread_cond_broadcast(&stopper.cv);
+        pthread_mutex_unlock(&stopper.mu);
+        pthread_kill(sig_thread, SIGTERM); /* ends its sigwait() if no signal came */
+        pthread_join(sig_thread, NULL);
+        cm_log_kv(CM_LOG_DEBUG, "exiting", NULL);
+    }
     return ret;
 }

@@ -51,6 +51,12 @@
 #define HDR_ROOM 512
 #define FIRST_CHUNK (16 * 1024)
 #define MAX_HEADERS 24
+/* After a stop request: how long answers already being worked on may take to go out. Requests
+ * still queued for a worker, and new ones, are answered 503 at once; whatever is left at the
+ * deadline is cut when the context is destroyed. */
+#ifndef DRAIN_MS
+#define DRAIN_MS 2000
+#endif
 
 enum txn_state {
     T_RECV,         /* reading the request */
@@ -104,12 +110,16 @@ struct shim_http {
     int n_workers;
     int stopping;
     atomic_int stop;
+    atomic_int n_txn; /* live txns: the drain waits for them */
+    int draining;     /* event loop only: stop requested, answering what is in flight */
+    lws_sorted_usec_list_t drain_sul; /* wakes the loop at the drain deadline */
     unsigned char *wbuf; /* LWS_PRE + HDR_ROOM + FIRST_CHUNK scratch, event loop only */
 };
 
 static void txn_free(struct txn *t) {
     if (!t)
         return;
+    atomic_fetch_sub(&t->h->n_txn, 1);
     for (size_t i = 0; i < t->n_hdrs; i++) {
         char *v = (char *)t->hdrs[i].value;
 
@@ -320,8 +330,19 @@ static void *worker_main(void *arg) {
     }
 }
 
+static void shutting_down(struct txn *t) {
+    t->close_after = 1;
+    set_error(t, 503, "the shim is shutting down; try again");
+    schedule(t);
+}
+
 static void to_worker(struct shim_http *h, struct txn *t) {
     pthread_mutex_lock(&h->mu);
+    if (h->stopping) {
+        pthread_mutex_unlock(&h->mu);
+        shutting_down(t);
+        return;
+    }
     if (h->n_pending >= MAX_PENDING) {
         pthread_mutex_unlock(&h->mu);
         set_error(t, 503, "too many requests in progress; try again");
@@ -481,6 +502,10 @@ static void dispatch(struct shim_http *h, struct txn *t) {
     if (t->state != T_RECV)
         return;
     shim_router_match(t->method, t->path, strlen(t->path), &t->match);
+    if (h->draining) {
+        shutting_down(t);
+        return;
+    }
     /* Authentication comes before routing (REF): an unknown path without credentials is 403. */
     if (!path_is_self_auth(h, t->path)) {
         auth_req_of(t, &ar);
@@ -546,6 +571,7 @@ static int on_request(struct shim_http *h, struct lws *wsi, struct pss *pss, con
     t = calloc(1, sizeof *t);
     if (!t)
         return -1;
+    atomic_fetch_add(&h->n_txn, 1);
     pss->t = t;
     t->h = h;
     t->wsi = wsi;
@@ -751,10 +777,48 @@ int shim_http_port(const struct shim_http *h) {
     return h->vh ? lws_get_vhost_listen_port(h->vh) : -1;
 }
 
+static void drain_wake(lws_sorted_usec_list_t *sul) {
+    (void)sul; /* only there to end the loop's wait at the deadline */
+}
+
+/* After a stop request: workers take nothing more, what was queued for them and every new
+ * request is answered 503 (and the connection closed), answers in flight go out, all within
+ * DRAIN_MS. A worker still busy then finishes its one call (each is bounded) before the join. */
+static void drain(struct shim_http *h) {
+    int64_t deadline = cm_time_mono_ms() + DRAIN_MS;
+    struct txn *queued, *t;
+
+    pthread_mutex_lock(&h->mu);
+    h->stopping = 1;
+    queued = h->work_head;
+    h->work_head = h->work_tail = NULL;
+    h->n_pending = 0;
+    for (t = queued; t; t = t->next)
+        t->in_worker = 0;
+    pthread_cond_broadcast(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+    h->draining = 1;
+    while (queued) {
+        t = queued;
+        queued = t->next;
+        t->next = NULL;
+        if (t->orphaned)
+            txn_free(t);
+        else
+            shutting_down(t);
+    }
+    lws_sul_schedule(h->ctx, 0, &h->drain_sul, drain_wake, (lws_usec_t)DRAIN_MS * 1000);
+    while (atomic_load(&h->n_txn) > 0 && cm_time_mono_ms() < deadline)
+        if (lws_service(h->ctx, 0) < 0)
+            break;
+    lws_sul_cancel(&h->drain_sul);
+}
+
 void shim_http_run(struct shim_http *h) {
     while (!atomic_load(&h->stop))
         if (lws_service(h->ctx, 0) < 0)
-            break;
+            return;
+    drain(h);
 }
 
 void shim_http_stop(struct shim_http *h) {

@@ -15,7 +15,7 @@ if(TARGET commissaire-shim AND TARGET kube-lite)
     "SHIM_ITEST=$<TARGET_FILE:shim_itest>"
     "SHIM_PASSHASH=$<TARGET_FILE:shim_passhash>"
     "SHIM_TEST_PLUGIN=$<TARGET_FILE:shim_test_plugin>")
-  foreach(t api auth hostile)
+  foreach(t api auth hostile shutdown)
     add_test(NAME shim_${t} COMMAND bash ${CM_TEST_DIR}/integration/shim_${t}.sh)
     # Generous: the suite runs in parallel on two shared cores, under sanitizers.
     set_tests_properties(shim_${t} PROPERTIES TIMEOUT 600 LABELS integration
