@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cm_b64.h"
+
 void shim_err_set(struct shim_err *e, int status, const char *fmt, ...) {
     va_list ap;
 
@@ -97,82 +99,19 @@ int shim_address_valid(const char *s) {
     return 1;
 }
 
-static int b64val(unsigned char c) {
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
 int shim_base64_decode(const char *s, unsigned char **ret, size_t *ret_len) {
-    size_t n = strlen(s), o = 0, pad = 0;
-    unsigned char *out = malloc(n / 4 * 3 + 4);
-    uint32_t acc = 0;
-    int bits = 0;
+    char *out = NULL;
+    int r = cm_b64_decode(s, 0, &out, ret_len);
 
-    if (!out)
-        return -ENOMEM;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        int v;
-
-        if (c == '\r' || c == '\n')
-            continue;
-        if (c == '=') {
-            pad++;
-            continue;
-        }
-        if (pad) /* data after padding */
-            goto bad;
-        v = b64val(c);
-        if (v < 0)
-            goto bad;
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (unsigned char)(acc >> bits);
-        }
-    }
-    /* Leftover bits must be zero padding of a 2- or 3-char tail, and '=' at most 2. */
-    if (pad > 2 || bits >= 6 || (acc & ((1u << bits) - 1)) != 0)
-        goto bad;
-    out[o] = 0;
-    *ret = out;
-    *ret_len = o;
-    return 0;
-bad:
-    free(out);
-    return -EINVAL;
+    if (r == 0)
+        *ret = (unsigned char *)out;
+    return r;
 }
 
 char *shim_base64_encode(const unsigned char *p, size_t n) {
-    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    char *out = malloc((n + 2) / 3 * 4 + 1), *o = out;
+    char *out = NULL;
 
-    if (!out)
-        return NULL;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16;
-
-        if (i + 1 < n)
-            v |= (uint32_t)p[i + 1] << 8;
-        if (i + 2 < n)
-            v |= p[i + 2];
-        *o++ = tbl[(v >> 18) & 63];
-        *o++ = tbl[(v >> 12) & 63];
-        *o++ = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
-        *o++ = i + 2 < n ? tbl[v & 63] : '=';
-    }
-    *o = 0;
-    return out;
+    return cm_b64_encode(p, n, &out) == 0 ? out : NULL;
 }
 
 /* Optional string member: absent → def (may be NULL); present but not a string → 400. */

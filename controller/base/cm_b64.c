@@ -48,8 +48,9 @@ int cm_b64_decode(const char *s, unsigned flags, char **ret, size_t *ret_len) {
             out[o++] = (char)((acc >> bits) & 0xff);
         }
     }
-    /* What is left must be the 2 or 4 zero bits of a padded group, never 6 (a lone character). */
-    if (bits >= 6 || pad > 2)
+    /* What is left must be the 2 or 4 zero bits of a padded group, never 6 (a lone character):
+     * non-zero leftovers mean a second, different text decodes to the same bytes. */
+    if (bits >= 6 || pad > 2 || (acc & ((1u << bits) - 1)) != 0)
         goto bad;
     out[o] = '\0';
     *ret = out;

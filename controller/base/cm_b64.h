@@ -2,7 +2,8 @@
  *
  * Decoding is lenient where the producers are (line breaks from `base64`, omitted padding) and
  * strict where a mistake would hide corruption: a character outside the alphabet, data after
- * padding, or a lone trailing character is an error, never silently dropped. */
+ * padding, a lone trailing character or non-zero padding bits is an error, never silently
+ * dropped. */
 #ifndef CM_B64_H
 #define CM_B64_H
 

@@ -1,5 +1,6 @@
 #include "host_ssh.h"
 
+#include "cm_b64.h"
 #include "cm_json.h"
 #include "cm_time.h"
 #include "kube_client.h"
@@ -31,59 +32,10 @@ static void fail_set(struct host_ssh_failure *f, const char *reason, enum sshc_e
     va_end(ap);
 }
 
-static int b64_value(unsigned char c) {
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
 int host_ssh_base64_decode(const char *in, char **ret_out, size_t *ret_len) {
     if (!in)
         return -EINVAL;
-    size_t n = strlen(in);
-    char *out = malloc(n / 4 * 3 + 4);
-    if (!out)
-        return -ENOMEM;
-    size_t o = 0;
-    unsigned acc = 0;
-    int bits = 0, pad = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)in[i];
-        if (c == '\n' || c == '\r')
-            continue;
-        if (c == '=') {
-            pad++;
-            continue;
-        }
-        int v = b64_value(c);
-        if (v < 0 || pad)
-            goto bad;
-        acc = (acc << 6) | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (char)((acc >> bits) & 0xff);
-        }
-    }
-    /* Leftover bits must be zero padding: 2 or 4 bits, never 6 (a lone character). */
-    if (bits >= 6 || pad > 2)
-        goto bad;
-    out[o] = '\0';
-    *ret_out = out;
-    *ret_len = o;
-    return 0;
-bad:
-    explicit_bzero(out, n / 4 * 3 + 4);
-    free(out);
-    return -EINVAL;
+    return cm_b64_decode(in, 0, ret_out, ret_len);
 }
 
 const char *host_ssh_expected_fingerprint(const json_t *host) {

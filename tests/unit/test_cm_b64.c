@@ -82,6 +82,7 @@ static void test_corruption_refused(void **state) {
     assert_int_equal(cm_b64_decode("Zg==Zg", 0, &d, &n), -EINVAL);  /* data after padding */
     assert_int_equal(cm_b64_decode("Zm9vY", 0, &d, &n), -EINVAL);   /* a lone character */
     assert_int_equal(cm_b64_decode("Zg===", 0, &d, &n), -EINVAL);   /* too much padding */
+    assert_int_equal(cm_b64_decode("aGVsbG9=", 0, &d, &n), -EINVAL); /* non-zero pad bits */
     assert_null(d);
 }
 
