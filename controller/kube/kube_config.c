@@ -7,7 +7,6 @@
 #include "kube_config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +17,7 @@
 
 #include "cm_b64.h"
 #include "cm_buf.h"
+#include "cm_file.h"
 #include "kube_error.h"
 #include "kube_exec.h"
 
@@ -508,45 +508,14 @@ int kube_config_load_data(const char *text, size_t n, const char *dir, const cha
     return config_from_root(root, context, ret_cfg, err);
 }
 
-/* Reads a whole (small) file. */
+/* Reads a whole (small) file, naming it in the error. */
 static int read_file(const char *path, size_t cap, char **ret, size_t *ret_len,
                      struct kube_error *err) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int r = -errno;
-        kube_error_set(err, 0, NULL, "cannot open %s: %s", path, strerror(-r));
-        return r;
-    }
-    struct cm_buf b;
-    cm_buf_init(&b, cap);
-    char chunk[8192];
-    int r = 0;
-    for (;;) {
-        ssize_t n = read(fd, chunk, sizeof(chunk));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            r = -errno;
-            break;
-        }
-        if (n == 0)
-            break;
-        if ((r = cm_buf_append(&b, chunk, (size_t)n)) < 0)
-            break;
-    }
-    close(fd);
-    explicit_bzero(chunk, sizeof(chunk));
-    if (r < 0) {
+    int r = cm_file_read(path, cap, ret, ret_len, NULL);
+    if (r < 0)
         kube_error_set(err, 0, NULL, "cannot read %s: %s", path,
                        r == -E2BIG ? "file too large" : strerror(-r));
-        if (b.data)
-            explicit_bzero(b.data, b.len);
-        cm_buf_done(&b);
-        return r;
-    }
-    *ret_len = b.len;
-    *ret = cm_buf_steal(&b);
-    return *ret ? 0 : -ENOMEM;
+    return r;
 }
 
 /* "kubeconfig: what" → "PATH: what", so that the message says which file is wrong. */

@@ -2,14 +2,13 @@
 #include "kube_token.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cm_buf.h"
+#include "cm_file.h"
 #include "cm_time.h"
 #include "kube_error.h"
 #include "kube_exec.h"
@@ -122,50 +121,15 @@ static int same_file(const struct stat *a, const struct stat *b) {
 
 /* Reads the file into a trimmed string. */
 static int read_token(const char *path, char **ret, struct stat *ret_st, struct kube_error *err) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int r = -errno;
-        kube_error_set(err, 0, NULL, "cannot open token file %s: %s", path, strerror(-r));
-        return r;
-    }
     struct stat st;
-    if (fstat(fd, &st) < 0) {
-        int r = -errno;
-        close(fd);
-        kube_error_set(err, 0, NULL, "cannot stat token file %s: %s", path, strerror(-r));
-        return r;
-    }
-    struct cm_buf b;
-    cm_buf_init(&b, TOKEN_MAX);
-    char chunk[4096];
-    int r = 0;
-    for (;;) {
-        ssize_t n = read(fd, chunk, sizeof(chunk));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            r = -errno;
-            break;
-        }
-        if (n == 0)
-            break;
-        r = cm_buf_append(&b, chunk, (size_t)n);
-        if (r < 0)
-            break;
-    }
-    close(fd);
-    explicit_bzero(chunk, sizeof(chunk));
+    char *s = NULL;
+    size_t n = 0;
+    int r = cm_file_read(path, TOKEN_MAX, &s, &n, &st);
     if (r < 0) {
-        if (b.data)
-            explicit_bzero(b.data, b.len);
-        cm_buf_done(&b);
         kube_error_set(err, 0, NULL, "cannot read token file %s: %s", path,
                        r == -E2BIG ? "larger than 64 KiB" : strerror(-r));
         return r;
     }
-    char *s = cm_buf_steal(&b);
-    if (!s)
-        return -ENOMEM;
     size_t len = strlen(s);
     while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r' || s[len - 1] == ' ' ||
                        s[len - 1] == '\t'))
