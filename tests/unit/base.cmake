@@ -3,3 +3,4 @@ cm_add_unit_test(NAME test_cm_time SOURCES ${CM_TEST_DIR}/unit/test_cm_time.c LI
 cm_add_unit_test(NAME test_cm_backoff SOURCES ${CM_TEST_DIR}/unit/test_cm_backoff.c LIBS base)
 cm_add_unit_test(NAME test_cm_json SOURCES ${CM_TEST_DIR}/unit/test_cm_json.c LIBS base)
 cm_add_unit_test(NAME test_cm_b64 SOURCES ${CM_TEST_DIR}/unit/test_cm_b64.c LIBS base)
+cm_add_unit_test(NAME test_cm_file SOURCES ${CM_TEST_DIR}/unit/test_cm_file.c LIBS base)
