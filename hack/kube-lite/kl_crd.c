@@ -100,20 +100,6 @@ static int version_cmp(const void *a, const void *b) {
     return ym - xm;
 }
 
-static void cause(json_t *causes, const char *reason, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void cause(json_t *causes, const char *reason, const char *field, const char *fmt, ...) {
-    char *msg = NULL;
-    va_list ap;
-    va_start(ap, fmt);
-    if (vasprintf(&msg, fmt, ap) < 0)
-        msg = NULL;
-    va_end(ap);
-    json_array_append_new(causes, json_pack("{s:s,s:s,s:s}", "reason", reason, "message",
-                                            msg ? msg : "", "field", field));
-    free(msg);
-}
-
 static int is_lower_dns(const char *s) {
     if (!s || !*s)
         return 0;
@@ -144,23 +130,23 @@ int kl_crd_admit(struct kl_server *srv, json_t *crd, const json_t *old, struct k
                             .kind = "CustomResourceDefinition"};
 
     if (!group || !*group)
-        cause(causes, "FieldValueRequired", "spec.group", "Required value");
+        kl_cause_add(causes, "FieldValueRequired", "spec.group", "Required value");
     else if (!strchr(group, '.') || !is_lower_dns(group))
-        cause(causes, "FieldValueInvalid", "spec.group",
+        kl_cause_add(causes, "FieldValueInvalid", "spec.group",
               "Invalid value: \"%s\": should be a domain with at least one dot", group);
     if (!plural || !*plural)
-        cause(causes, "FieldValueRequired", "spec.names.plural", "Required value");
+        kl_cause_add(causes, "FieldValueRequired", "spec.names.plural", "Required value");
     else if (!is_lower_dns(plural) || strchr(plural, '.'))
-        cause(causes, "FieldValueInvalid", "spec.names.plural",
+        kl_cause_add(causes, "FieldValueInvalid", "spec.names.plural",
               "Invalid value: \"%s\": a lowercase RFC 1123 label must consist of lower case "
               "alphanumeric characters or '-', and must start and end with an alphanumeric "
               "character (e.g. 'my-name',  or '123-abc', regex used for validation is "
               "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
               plural);
     if (!kind || !*kind)
-        cause(causes, "FieldValueRequired", "spec.names.kind", "Required value");
+        kl_cause_add(causes, "FieldValueRequired", "spec.names.kind", "Required value");
     if (!scope || (strcmp(scope, "Namespaced") != 0 && strcmp(scope, "Cluster") != 0))
-        cause(causes, scope ? "FieldValueNotSupported" : "FieldValueRequired", "spec.scope",
+        kl_cause_add(causes, scope ? "FieldValueNotSupported" : "FieldValueRequired", "spec.scope",
               scope ? "Unsupported value: \"%s\": supported values: \"Cluster\", \"Namespaced\""
                     : "Required value%s",
               scope ? scope : "");
@@ -168,7 +154,7 @@ int kl_crd_admit(struct kl_server *srv, json_t *crd, const json_t *old, struct k
         char want[600];
         snprintf(want, sizeof(want), "%s.%s", plural, group);
         if (strcmp(name, want) != 0)
-            cause(causes, "FieldValueInvalid", "metadata.name",
+            kl_cause_add(causes, "FieldValueInvalid", "metadata.name",
                   "Invalid value: \"%s\": must be spec.names.plural+\".\"+spec.group", name);
     }
     /* defaults for names */
@@ -190,7 +176,7 @@ int kl_crd_admit(struct kl_server *srv, json_t *crd, const json_t *old, struct k
     json_t *versions = json_object_get(spec, "versions");
     size_t n_storage = 0;
     if (!json_is_array(versions) || json_array_size(versions) == 0) {
-        cause(causes, "FieldValueInvalid", "spec.versions",
+        kl_cause_add(causes, "FieldValueInvalid", "spec.versions",
               "Invalid value: null: must have exactly one version marked as storage version");
     } else {
         size_t i;
@@ -200,21 +186,21 @@ int kl_crd_admit(struct kl_server *srv, json_t *crd, const json_t *old, struct k
             const char *vn = cm_json_get_str(v, "name");
             if (!vn || !*vn) {
                 snprintf(field, sizeof(field), "spec.versions[%zu].name", i);
-                cause(causes, "FieldValueRequired", field, "Required value");
+                kl_cause_add(causes, "FieldValueRequired", field, "Required value");
             }
             if (json_is_true(json_object_get(v, "storage")))
                 n_storage++;
             json_t *schema = cm_json_get(v, "schema.openAPIV3Schema");
             snprintf(field, sizeof(field), "spec.versions[%zu].schema.openAPIV3Schema", i);
             if (!schema) {
-                cause(causes, "FieldValueRequired", field,
+                kl_cause_add(causes, "FieldValueRequired", field,
                       "Required value: schemas are required");
             } else {
                 kl_schema_check_structural_at(schema, field, causes);
                 struct kl_schema *compiled = NULL;
                 char *msg = NULL;
                 if (kl_schema_new(schema, &compiled, &msg) < 0)
-                    cause(causes, "FieldValueInvalid", field, "Invalid value: %s", msg ? msg : "invalid schema");
+                    kl_cause_add(causes, "FieldValueInvalid", field, "Invalid value: %s", msg ? msg : "invalid schema");
                 free(msg);
                 kl_schema_free(compiled);
             }
@@ -226,21 +212,21 @@ int kl_crd_admit(struct kl_server *srv, json_t *crd, const json_t *old, struct k
                 char *msg = NULL;
                 snprintf(field, sizeof(field), "spec.versions[%zu].additionalPrinterColumns[%zu].JSONPath", i, j);
                 if (!jp)
-                    cause(causes, "FieldValueRequired", field, "Required value");
+                    kl_cause_add(causes, "FieldValueRequired", field, "Required value");
                 else if (kl_jsonpath_check(jp, &msg) < 0)
-                    cause(causes, "FieldValueInvalid", field, "Invalid value: \"%s\": %s", jp, msg ? msg : "invalid JSONPath");
+                    kl_cause_add(causes, "FieldValueInvalid", field, "Invalid value: \"%s\": %s", jp, msg ? msg : "invalid JSONPath");
                 free(msg);
             }
         }
         if (n_storage != 1)
-            cause(causes, "FieldValueInvalid", "spec.versions",
+            kl_cause_add(causes, "FieldValueInvalid", "spec.versions",
                   "Invalid value: %s: must have exactly one version marked as storage version",
                   "[]apiextensions.CustomResourceDefinitionVersion{...}");
     }
     if (old) {
         const char *oscope = cm_json_get_str(old, "spec.scope");
         if (scope && oscope && strcmp(scope, oscope) != 0)
-            cause(causes, "FieldValueInvalid", "spec.scope",
+            kl_cause_add(causes, "FieldValueInvalid", "spec.scope",
                   "Invalid value: \"%s\": field is immutable", scope);
     }
     if (json_array_size(causes) > 0) {

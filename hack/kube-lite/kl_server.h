@@ -64,6 +64,9 @@ void kl_err_conflict(struct kl_err *err, const struct kl_rtype *rt, const char *
  * STOLEN. */
 void kl_err_invalid(struct kl_err *err, const struct kl_rtype *rt, const char *name,
                     json_t *causes);
+/* Appends {reason, message (printf-formatted), field} to causes, for kl_err_invalid(). */
+void kl_cause_add(json_t *causes, const char *reason, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* details {name, group, kind: resource} (new reference). */
 json_t *kl_err_details(const struct kl_rtype *rt, const char *name);
 /* A Status object for err (new reference). */

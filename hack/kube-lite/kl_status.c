@@ -174,3 +174,15 @@ const char *kl_uuid(char *buf, size_t n) {
              b[15]);
     return buf;
 }
+
+void kl_cause_add(json_t *causes, const char *reason, const char *field, const char *fmt, ...) {
+    char *msg = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
+    va_end(ap);
+    json_array_append_new(causes, json_pack("{s:s,s:s,s:s}", "reason", reason, "message",
+                                            msg ? msg : "", "field", field));
+    free(msg);
+}

@@ -86,20 +86,6 @@ static const char MSG_LVALUE[] =
     "'my_value',  or '12345', regex used for validation is "
     "'(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')";
 
-static void cause_add(json_t *causes, const char *reason, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void cause_add(json_t *causes, const char *reason, const char *field, const char *fmt, ...) {
-    char *msg = NULL;
-    va_list ap;
-    va_start(ap, fmt);
-    if (vasprintf(&msg, fmt, ap) < 0)
-        msg = NULL;
-    va_end(ap);
-    json_array_append_new(causes, json_pack("{s:s,s:s,s:s}", "reason", reason, "message",
-                                            msg ? msg : "", "field", field));
-    free(msg);
-}
-
 /* Go's %q for the common case of printable ASCII (names and label values). */
 static char *goq(const char *s) {
     struct cm_buf b;
@@ -128,15 +114,15 @@ static void check_qualified_name(json_t *causes, const char *field, const char *
         size_t pl = (size_t)(slash - key);
         char *prefix = strndup(key, pl);
         if (prefix && (pl == 0 || !is_dns_subdomain(prefix)))
-            cause_add(causes, "FieldValueInvalid", field, "Invalid value: %s: prefix part %s", q,
+            kl_cause_add(causes, "FieldValueInvalid", field, "Invalid value: %s: prefix part %s", q,
                       MSG_SUBDOMAIN);
         free(prefix);
         if (!is_qualified_part(slash + 1, strlen(slash + 1), 63))
-            cause_add(causes, "FieldValueInvalid", field, "Invalid value: %s: %s", q,
+            kl_cause_add(causes, "FieldValueInvalid", field, "Invalid value: %s: %s", q,
                       strlen(slash + 1) > 63 ? "name part must be no more than 63 characters"
                                              : MSG_QNAME);
     } else if (!is_qualified_part(key, strlen(key), 63)) {
-        cause_add(causes, "FieldValueInvalid", field, "Invalid value: %s: %s", q,
+        kl_cause_add(causes, "FieldValueInvalid", field, "Invalid value: %s: %s", q,
                   strlen(key) > 63 ? "name part must be no more than 63 characters" : MSG_QNAME);
     }
     free(q);
@@ -160,21 +146,21 @@ static void validate_meta(const struct kl_rtype *rt, json_t *meta, json_t *cause
         switch (name_rule_of(rt)) {
         case NAME_LABEL:
             if (!is_dns_label(name, strlen(name)))
-                cause_add(causes, "FieldValueInvalid", "metadata.name", "Invalid value: %s: %s", q,
+                kl_cause_add(causes, "FieldValueInvalid", "metadata.name", "Invalid value: %s: %s", q,
                           strlen(name) > 63 ? "must be no more than 63 characters" : MSG_LABEL);
             break;
         case NAME_SUBDOMAIN:
             if (!is_dns_subdomain(name))
-                cause_add(causes, "FieldValueInvalid", "metadata.name", "Invalid value: %s: %s", q,
+                kl_cause_add(causes, "FieldValueInvalid", "metadata.name", "Invalid value: %s: %s", q,
                           strlen(name) > 253 ? "must be no more than 253 characters"
                                              : MSG_SUBDOMAIN);
             break;
         case NAME_PATH:
             if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-                cause_add(causes, "FieldValueInvalid", "metadata.name",
+                kl_cause_add(causes, "FieldValueInvalid", "metadata.name",
                           "Invalid value: %s: may not be '%s'", q, name);
             else if (strchr(name, '/') || strchr(name, '%'))
-                cause_add(causes, "FieldValueInvalid", "metadata.name",
+                kl_cause_add(causes, "FieldValueInvalid", "metadata.name",
                           "Invalid value: %s: may not contain '%s'", q, strchr(name, '/') ? "/" : "%");
             break;
         }
@@ -182,7 +168,7 @@ static void validate_meta(const struct kl_rtype *rt, json_t *meta, json_t *cause
     }
     json_t *labels = json_object_get(meta, "labels");
     if (labels && !json_is_object(labels) && !json_is_null(labels)) {
-        cause_add(causes, "FieldValueTypeInvalid", "metadata.labels",
+        kl_cause_add(causes, "FieldValueTypeInvalid", "metadata.labels",
                   "Invalid value: \"labels\": must be an object");
     }
     const char *k;
@@ -191,13 +177,13 @@ static void validate_meta(const struct kl_rtype *rt, json_t *meta, json_t *cause
         check_qualified_name(causes, "metadata.labels", k);
         const char *val = json_string_value(v);
         if (!val) {
-            cause_add(causes, "FieldValueTypeInvalid", "metadata.labels", "Invalid value: %s: must be a string", "null");
+            kl_cause_add(causes, "FieldValueTypeInvalid", "metadata.labels", "Invalid value: %s: must be a string", "null");
             continue;
         }
         size_t vl = strlen(val);
         if (vl > 0 && !is_qualified_part(val, vl, 63)) {
             char *q = goq(val);
-            cause_add(causes, "FieldValueInvalid", "metadata.labels", "Invalid value: %s: %s", q,
+            kl_cause_add(causes, "FieldValueInvalid", "metadata.labels", "Invalid value: %s: %s", q,
                       vl > 63 ? "must be no more than 63 characters" : MSG_LVALUE);
             free(q);
         }
@@ -209,7 +195,7 @@ static void validate_meta(const struct kl_rtype *rt, json_t *meta, json_t *cause
         total += strlen(k) + (json_is_string(v) ? json_string_length(v) : 0);
     }
     if (total > 256 * 1024)
-        cause_add(causes, "FieldValueTooLong", "metadata.annotations",
+        kl_cause_add(causes, "FieldValueTooLong", "metadata.annotations",
                   "Too long: may not be more than 262144 bytes");
 }
 
@@ -465,7 +451,7 @@ static int admit_data(struct kl_rq *rq, json_t *doc, const json_t *old, const ch
             char field[300];
             snprintf(field, sizeof(field), "data[%s]", k);
             if (!config_key_ok(k))
-                cause_add(causes, "FieldValueInvalid", field,
+                kl_cause_add(causes, "FieldValueInvalid", field,
                           "Invalid value: \"%s\": a valid config key must consist of alphanumeric "
                           "characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or "
                           "'key-name', regex used for validation is '[-._a-zA-Z0-9]+')",
@@ -491,14 +477,14 @@ static int admit_data(struct kl_rq *rq, json_t *doc, const json_t *old, const ch
         else if (strcmp(type, "kubernetes.io/dockerconfigjson") == 0)
             need1 = ".dockerconfigjson";
         if (need1 && !json_object_get(data, need1))
-            cause_add(causes, "FieldValueRequired", need1[0] == 's' ? "data[ssh-privatekey]" : (need2 ? "data[tls.crt]" : "data[.dockerconfigjson]"),
+            kl_cause_add(causes, "FieldValueRequired", need1[0] == 's' ? "data[ssh-privatekey]" : (need2 ? "data[tls.crt]" : "data[.dockerconfigjson]"),
                       "Required value");
         if (need2 && !json_object_get(data, need2))
-            cause_add(causes, "FieldValueRequired", "data[tls.key]", "Required value");
+            kl_cause_add(causes, "FieldValueRequired", "data[tls.key]", "Required value");
         if (old) {
             const char *ot = json_string_value(json_object_get(old, "type"));
             if (ot && strcmp(ot, type) != 0)
-                cause_add(causes, "FieldValueInvalid", "type",
+                kl_cause_add(causes, "FieldValueInvalid", "type",
                           "Invalid value: \"%s\": field is immutable", type);
         }
     } else {
@@ -506,7 +492,7 @@ static int admit_data(struct kl_rq *rq, json_t *doc, const json_t *old, const ch
             if (!config_key_ok(k)) {
                 char field[300];
                 snprintf(field, sizeof(field), "data[%s]", k);
-                cause_add(causes, "FieldValueInvalid", field,
+                kl_cause_add(causes, "FieldValueInvalid", field,
                           "Invalid value: \"%s\": a valid config key must consist of alphanumeric "
                           "characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or "
                           "'key-name', regex used for validation is '[-._a-zA-Z0-9]+')",
@@ -517,10 +503,10 @@ static int admit_data(struct kl_rq *rq, json_t *doc, const json_t *old, const ch
     if (old && json_is_true(json_object_get(old, "immutable"))) {
         if (!json_equal(json_object_get(old, "data"), json_object_get(doc, "data")) ||
             !json_equal(json_object_get(old, "binaryData"), json_object_get(doc, "binaryData")))
-            cause_add(causes, "FieldValueForbidden", "data",
+            kl_cause_add(causes, "FieldValueForbidden", "data",
                       "Forbidden: field is immutable when `immutable` is set");
         if (!json_is_true(json_object_get(doc, "immutable")))
-            cause_add(causes, "FieldValueForbidden", "immutable",
+            kl_cause_add(causes, "FieldValueForbidden", "immutable",
                       "Forbidden: field is immutable when `immutable` is set");
     }
     if (json_array_size(causes) > 0) {
@@ -851,7 +837,7 @@ static int update_locked(struct kl_rq *rq, struct kl_obj *old_o, json_t *old, js
             if (json_array_size(added) > 0) {
                 char *list = json_dumps(added, JSON_COMPACT);
                 json_t *causes = json_array();
-                cause_add(causes, "FieldValueForbidden", "metadata.finalizers",
+                kl_cause_add(causes, "FieldValueForbidden", "metadata.finalizers",
                           "Forbidden: no new finalizers can be added if the object is being "
                           "deleted, found new finalizers %s",
                           list ? list : "");
