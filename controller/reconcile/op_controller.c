@@ -59,7 +59,10 @@
  * loaded farm took 11.5 s per host with 10 s here, and 58 of 100 reads ahead went stale). */
 #define READ_AHEAD_MAX_AGE_MS 60000
 /* Boot id reads (the first contact of a host's sequence) tried before the host fails. */
-#define BOOTID_ATTEMPTS 3
+/* How long a host may stay unreachable before its turn (nothing done to it yet) before it fails:
+ * busy hosts miss a handshake deadline, and a host may still be coming back from a reboot an
+ * earlier, canceled or deleted Operation gave it. */
+#define BOOTID_RETRY_MS 30000
 /* Rounds of (work, write) per pass: enough for a host to go through its quick steps
  * (cordon, drain, uncordon) in one pass, bounded so one Operation cannot hog a worker. */
 #define MAX_ROUNDS 8
@@ -91,7 +94,7 @@ struct hmem {
     bool reserved;             /* Pending, being started (boot id read in flight) */
     char drain_tag[TAG_MAX];   /* the Draining step a DrainBlocked Event was sent for */
     size_t drain_blocked;
-    unsigned bootid_failures;  /* consecutive failed boot id reads before the command */
+    int64_t bootid_fail_since; /* mono ms of the first of consecutive failed boot id reads, 0 */
     bool read_ahead;           /* a BOOTID task or result for it was started ahead of its turn */
     bool read_ahead_started;   /* one was (each host is read ahead at most once) */
     int64_t written_ms;        /* the Operation's own entry (key "ns/op|"): monotonic time of
@@ -840,6 +843,13 @@ static bool take(struct pass *p, struct hctx *h, enum op_task_kind kind,
     return op_tasks_take(p->oc->tasks, h->key, kind, tag, res) == 1;
 }
 
+static bool bootid_may_retry(struct hctx *h) {
+    int64_t now = cm_time_mono_ms();
+    if (!h->mem->bootid_fail_since)
+        h->mem->bootid_fail_since = now;
+    return now - h->mem->bootid_fail_since < BOOTID_RETRY_MS;
+}
+
 /* The host is about to leave for its command (Executing) or its reboot (restart): read its
  * boot id now, and record it with the move (bootIDBefore). */
 static void pre_command(struct pass *p, struct hctx *h) {
@@ -862,18 +872,17 @@ static void pre_command(struct pass *p, struct hctx *h) {
             }
         } else if (res.err == -EAGAIN) {
             wait_at_most(p, POOL_FULL_RETRY_MS);
-        } else if (res.unreachable && !res.fatal && ++h->mem->bootid_failures < BOOTID_ATTEMPTS) {
-            /* A busy host may miss one handshake deadline; nothing was done to it yet. */
+        } else if (res.unreachable && !res.fatal && bootid_may_retry(h)) {
             set_host_message(h, "reading the boot id: %s; retrying", res.message);
             wait_at_most(p, p->oc->poll_ms);
         } else {
             h->mem->reserved = false;
-            h->mem->bootid_failures = 0;
+            h->mem->bootid_fail_since = 0;
             host_fail(p, h, "before its %s: %s: %s", op_type_name(p->spec.type),
                       res.reason ? res.reason : "Error", res.message);
         }
         if (res.err == 0)
-            h->mem->bootid_failures = 0;
+            h->mem->bootid_fail_since = 0;
         op_task_result_done(&res);
         return;
     }
