@@ -7,6 +7,7 @@
 #  - Continue with maxFailures 1: the same host fails, every other host is restarted, and the
 #    operation Finishes with one failure.
 #  - hostTimeout: a host whose reboot takes longer fails with a message saying so.
+#  - a host unreachable before its turn is waited for (then restarted), not failed at once.
 set -euo pipefail
 source "$(dirname "$0")/op_lib.sh"
 
@@ -67,5 +68,20 @@ msg=$(op_host_field slow "$bad" message)
 [[ "$(op_host_field slow "$bad" step)" == Failed && "$msg" == Rebooting:*"timed out after 30s (hostTimeout)"* ]] ||
     op_fail "slow host: $(op_host_field slow "$bad" step): $msg"
 op_expect_eq "slow counters" "$(op_json slow | jq -r '"\(.status.succeeded)/\(.status.failed)"')" "3/1"
+
+# A host unreachable before its turn (nothing was done to it yet; say it is still coming back
+# from an earlier reboot) is waited for, then restarted, not failed at the first refusal.
+late=${order[2]}
+before=$(op_reboot_count "$late")
+kubectl -n $NS label host "$late" wave=late >/dev/null
+op_farm_host "$late" unreachable
+op_create late lab restart "hostSelector: {matchLabels: {wave: late}}"
+retrying() { [[ "$(op_host_field late "$late" message)" == *"reading the boot id"*retrying* ]]; }
+op_wait 30 "late host retried" retrying
+sleep 3
+op_farm_host "$late" reachable
+op_wait 90 "operation late Finished" op_phase_is late Finished
+op_expect_eq "late host" "$(op_host_field late "$late" step)" Done
+op_expect_eq "late host reboots" "$(op_reboot_count "$late")" $((before + 1))
 op_stop_controller
 op_log "PASS"
