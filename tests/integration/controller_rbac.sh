@@ -11,19 +11,8 @@ set -euo pipefail
 source "$(dirname "$0")/op_lib.sh"
 
 trap op_cleanup EXIT
-kl_start
-ADMIN_TOKEN=admin-$(openssl rand -hex 12)
-SA_TOKEN=ctl-$(openssl rand -hex 12)
-SA=system:serviceaccount:commissaire:commissaire-controller
-printf '%s,admin,1,"system:masters"\n%s,%s,2\n' "$ADMIN_TOKEN" "$SA_TOKEN" "$SA" >"$KL_DIR/tokens.csv"
-kl_restart --token-file @KL_DIR@/tokens.csv --audit-log @KL_DIR@/audit.jsonl
-kubectl apply -k "$REPO/crds" >/dev/null
-kubectl wait --for=condition=Established crd --all --timeout=60s >/dev/null
-kubectl apply -k "$REPO/manifests" >/dev/null
-# The controller's own kubeconfig: the admin one with the ServiceAccount's token.
-sed "s/$ADMIN_TOKEN/$SA_TOKEN/" "$KUBECONFIG" >"$KL_DIR/controller.kubeconfig"
-kt() { kubectl --kubeconfig "$KL_DIR/controller.kubeconfig" "$@"; }
-[[ "$(kt auth whoami -o jsonpath='{.status.userInfo.username}')" == "$SA" ]] || op_fail "not running as $SA"
+kl_start_as_serviceaccount commissaire-controller
+SA=$KL_SA
 # The account really is limited (the test would prove nothing if RBAC let everything through);
 # asked with a SubjectAccessReview so that the account itself is never refused.
 can() {
@@ -38,7 +27,7 @@ op_farm 3 fedora --reboot-seconds 1
 op_secret
 op_cluster prod k8s
 op_fake_kubelet
-op_controller --kubeconfig "$KL_DIR/controller.kubeconfig" --leader-elect \
+op_controller --kubeconfig "$KL_SA_KUBECONFIG" --leader-elect \
     --leader-elect-lease-duration 6s --leader-elect-renew-deadline 4s --leader-elect-retry-period 1s
 op_hosts prod "${FARM_ADDRS[@]}"
 op_wait_phase active 240 "${FARM_ADDRS[@]}"

@@ -16,6 +16,8 @@
 #   kl_crash / kl_restart_after_crash [args]   SIGKILL it, then start it again (durability).
 #   kl_apply_crds       kubectl apply -k $KL_REPO/crds/ and waits until they are Established.
 #   kl_require_faults   exits 77 (ctest SKIP) when fault injection is unavailable (real cluster).
+#   kl_start_as_serviceaccount NAME   kube-lite enforcing RBAC for commissaire/NAME, with
+#                       manifests/ applied and KL_SA_KUBECONFIG the account's kubeconfig.
 #   kl_admin METHOD PATH [curl args]   calls the admin (fault injection) listener.
 #   kl_curl PATH [curl args]            calls the API server with the admin token (kube-lite only;
 #                                       no -f: pass -f or -w "%{http_code}" yourself).
@@ -165,6 +167,31 @@ kl_apply_crds() {
     kubectl wait --for=condition=Established --timeout=60s \
         crd/hosts.commissaire.io crd/clusters.commissaire.io crd/operations.commissaire.io \
         crd/networks.commissaire.io crd/containermanagers.commissaire.io >/dev/null
+}
+
+# kl_start_as_serviceaccount NAME: kube-lite with RBAC applying to the ServiceAccount
+# commissaire/NAME: starts it with a token file (the admin, in system:masters, and that account)
+# and --audit-log $KL_DIR/audit.jsonl, applies the CRDs and manifests/ (namespace, accounts,
+# RBAC) as admin, and writes KL_SA_KUBECONFIG ($KL_DIR/NAME.kubeconfig), the admin kubeconfig
+# with the account's token. Sets KL_SA to the account's user name. kube-lite only (exits 77 on
+# a real cluster).
+kl_start_as_serviceaccount() {
+    local name=$1 out admin sa
+    if [[ -n "${KUBECONFIG:-}" ]]; then
+        echo "needs kube-lite's token file users: skipping on a real cluster"
+        exit 77
+    fi
+    kl_start
+    admin=admin-$(openssl rand -hex 12) sa=sa-$(openssl rand -hex 12)
+    KL_SA=system:serviceaccount:commissaire:$name
+    printf '%s,admin,1,"system:masters"\n%s,%s,2\n' "$admin" "$sa" "$KL_SA" >"$KL_DIR/tokens.csv"
+    kl_restart --token-file @KL_DIR@/tokens.csv --audit-log @KL_DIR@/audit.jsonl
+    kl_apply_crds
+    kubectl apply -k "$KL_REPO/manifests" >/dev/null
+    out=$KL_DIR/$name.kubeconfig
+    KL_SA_KUBECONFIG=$out
+    sed "s/$admin/$sa/" "$KUBECONFIG" >"$out"
+    [[ "$(kubectl --kubeconfig "$out" auth whoami -o jsonpath='{.status.userInfo.username}')" == "$KL_SA" ]]
 }
 
 kl_require_faults() {
